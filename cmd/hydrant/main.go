@@ -1,0 +1,27 @@
+// Command hydrant is the Hydrant server and its command-line client.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	if err := newRootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "hydrant:", err)
+		os.Exit(1)
+	}
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "hydrant",
+		Short:         "Hydrant: self-hosted event-streaming ingest and stream SQL",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newServeCmd(), newStreamsCmd(), newPutCmd())
+	return root
+}

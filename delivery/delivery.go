@@ -1,0 +1,62 @@
+// Package delivery runs delivery streams: it appends acknowledged records
+// to each stream's durable log, reads them back from the last committed
+// offset, buffers, compresses and delivers them to a sink, and commits the
+// log only once the sink has confirmed.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors callers branch on. The protocol layers map them onto their own
+// error shapes in one table each.
+var (
+	ErrStreamNotFound  = errors.New("delivery stream not found")
+	ErrStreamExists    = errors.New("delivery stream already exists")
+	ErrStreamNotActive = errors.New("delivery stream is not active")
+	ErrVersionMismatch = errors.New("delivery stream version does not match")
+	ErrConfigManaged   = errors.New("delivery stream is declared in the config file")
+	// ErrLogFull is returned by Put while the stream's log is at its disk
+	// limit; producers should retry after delivery catches up.
+	ErrLogFull = errors.New("delivery stream log is full")
+	// ErrClosed is returned once the manager is shutting down.
+	ErrClosed = errors.New("delivery is shutting down")
+)
+
+// Stream statuses, as Firehose names them.
+const (
+	StatusCreating = "CREATING"
+	StatusActive   = "ACTIVE"
+	StatusDeleting = "DELETING"
+)
+
+// Stream sources: where a stream's definition comes from.
+const (
+	SourceConfig = "config" // the config file; the API may not change it
+	SourceAPI    = "api"    // CreateDeliveryStream; persisted in the data dir
+)
+
+// StreamInfo describes a stream as DescribeDeliveryStream reports it.
+type StreamInfo struct {
+	Config StreamConfig `json:"config"`
+	// ID is unique per stream incarnation: a stream deleted and created
+	// again under the same name gets a new ID.
+	ID        string    `json:"id"`
+	Status    string    `json:"status"`
+	VersionID int       `json:"versionId"`
+	Source    string    `json:"source"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// ObjectStore is where object destinations write (the embedded file store,
+// S3). PutObject returns only once the object is durable at the store, or
+// with an error; it writes atomically, so no reader sees half an object,
+// and calling it again with the same key replaces the first copy, which is
+// what makes redelivery after a crash exactly-once. PutObject does not keep
+// body after it returns.
+type ObjectStore interface {
+	PutObject(ctx context.Context, bucket, key string, body []byte) error
+}
