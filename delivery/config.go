@@ -173,5 +173,8 @@ func (d *Destination) Validate() error {
 	if err := ValidatePrefix(d.ErrorOutputPrefix); err != nil {
 		return &FieldError{"error_output_prefix", err.Error()}
 	}
+	if fe := validatePrefixPair(d.Prefix, d.ErrorOutputPrefix); fe != nil {
+		return fe
+	}
 	return nil
 }

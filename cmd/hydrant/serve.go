@@ -1,5 +1,273 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
 
-func newServeCmd() *cobra.Command { return &cobra.Command{Use: "serve"} }
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/hydrantio/hydrant/config"
+	"github.com/hydrantio/hydrant/delivery"
+	"github.com/hydrantio/hydrant/ingest/firehoseapi"
+	"github.com/hydrantio/hydrant/sinks/file"
+)
+
+type serveFlags struct {
+	config    string
+	dataDir   string
+	httpAddr  string
+	grpcAddr  string
+	kafkaAddr string
+	logLevel  string
+	discard   bool
+}
+
+func newServeCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Hydrant server",
+		Long: `Run the Hydrant server: the Firehose API, /metrics, /healthz and /readyz on --http-addr,
+durable stream logs under --data-dir, and delivery to the embedded object store
+(<data-dir>/objects/<bucket>/<key>). With no --config it starts on embedded defaults.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadServeConfig(cmd, &f)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, cfg, f.discard)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.config, "config", "", "YAML config file (default: embedded defaults)")
+	fl.StringVar(&f.dataDir, "data-dir", "", "data directory for stream logs and the embedded object store (default ./data)")
+	fl.StringVar(&f.httpAddr, "http-addr", "", "listen address of the Firehose API, /metrics, /healthz and /readyz (default 127.0.0.1:4573)")
+	fl.StringVar(&f.grpcAddr, "grpc-addr", "", "listen address reserved for the gRPC API (default 127.0.0.1:4574)")
+	fl.StringVar(&f.kafkaAddr, "kafka-addr", "", "listen address reserved for the Kafka protocol (default off)")
+	fl.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error (default info)")
+	fl.BoolVar(&f.discard, "discard", false, "benchmark baseline: decode Firehose requests and discard the records")
+	_ = fl.MarkHidden("discard")
+	return cmd
+}
+
+// loadServeConfig reads the config file (or the embedded defaults) and lets
+// flags that were set explicitly override it.
+func loadServeConfig(cmd *cobra.Command, f *serveFlags) (*config.Config, error) {
+	var cfg *config.Config
+	if f.config != "" {
+		c, err := config.Load(f.config)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+	} else {
+		cfg = config.Default()
+	}
+	fl := cmd.Flags()
+	if fl.Changed("data-dir") {
+		cfg.Server.DataDir = f.dataDir
+	}
+	if fl.Changed("http-addr") {
+		cfg.Server.HTTPAddr = f.httpAddr
+	}
+	if fl.Changed("grpc-addr") {
+		cfg.Server.GRPCAddr = f.grpcAddr
+	}
+	if fl.Changed("kafka-addr") {
+		cfg.Server.KafkaAddr = f.kafkaAddr
+	}
+	if fl.Changed("log-level") {
+		cfg.Server.LogLevel = f.logLevel
+	}
+	return cfg, nil
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+}
+
+func serve(ctx context.Context, cfg *config.Config, discard bool) error {
+	logger, err := newLogger(cfg.Server.LogLevel, cfg.Server.LogFormat)
+	if err != nil {
+		return err
+	}
+	dataDir, err := filepath.Abs(cfg.Server.DataDir)
+	if err != nil {
+		return fmt.Errorf("cannot resolve data dir %q: %w", cfg.Server.DataDir, err)
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return fmt.Errorf("cannot create data dir: %w", err)
+	}
+	unlock, err := lockDataDir(dataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	objectsDir := filepath.Join(dataDir, "objects")
+	store, err := file.New(objectsDir, logger)
+	if err != nil {
+		return err
+	}
+	var streams firehoseapi.Streams
+	var mgr *delivery.Manager
+	if discard {
+		streams = newDiscardStreams()
+		logger.Warn("benchmark baseline mode: records are decoded and discarded, nothing is stored")
+	} else {
+		mgr, err = delivery.NewManager(delivery.Options{
+			DataDir:    dataDir,
+			Store:      store,
+			Logger:     logger,
+			Registerer: reg,
+		})
+		if err != nil {
+			return err
+		}
+		if err := mgr.ApplyConfig(ctx, cfg.Streams); err != nil {
+			closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = mgr.Close(closeCtx)
+			return err
+		}
+		streams = mgr
+	}
+
+	keys := make(map[string]string, len(cfg.Auth.AccessKeys))
+	for _, k := range cfg.Auth.AccessKeys {
+		keys[k.AccessKeyID] = k.SecretAccessKey
+	}
+	api := firehoseapi.New(streams, firehoseapi.Options{
+		Logger:     logger,
+		Registerer: reg,
+		Region:     cfg.Server.Region,
+		AccountID:  cfg.Server.AccountID,
+		AccessKeys: keys,
+	})
+
+	var ready atomic.Bool
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "not ready\n", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.Handle("/", api)
+
+	ln, err := net.Listen("tcp", cfg.Server.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s (set --http-addr to a free address): %w", cfg.Server.HTTPAddr, err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	ready.Store(true)
+
+	endpoint := "http://" + ln.Addr().String()
+	if len(keys) == 0 {
+		logger.Warn("no access keys configured: serving loopback clients only, without signature checks; add auth.access_keys to the config to serve other hosts")
+	} else {
+		logger.Info("SigV4 authentication on", "access_keys", len(keys))
+	}
+	if cfg.Server.GRPCAddr != "" || cfg.Server.KafkaAddr != "" {
+		logger.Info("the gRPC and Kafka listeners are not part of this build yet; their addresses are reserved", "grpc_addr", cfg.Server.GRPCAddr, "kafka_addr", cfg.Server.KafkaAddr)
+	}
+	var names []string
+	if mgr != nil {
+		for _, s := range mgr.List() {
+			names = append(names, s.Config.Name)
+		}
+	}
+	logger.Info("hydrant is serving", "firehose_api", endpoint, "metrics", endpoint+"/metrics", "data_dir", dataDir, "objects", objectsDir, "streams", strings.Join(names, ","))
+	fmt.Fprintf(os.Stderr, `
+  Hydrant is up.
+    Send records:   aws firehose put-record --endpoint-url %[1]s --delivery-stream-name %[2]s --record Data=aGVsbG8K --cli-binary-format base64
+                    hydrant put --stream %[2]s FILE        (newline-delimited records)
+    Objects land:   %[3]s/<bucket>/<prefix>…
+    Streams:        %[4]s   (hydrant streams list | create | describe | delete)
+    Metrics:        %[1]s/metrics
+  Stop with Ctrl-C; nothing acknowledged is lost.
+
+`, endpoint, firstOr(names, "STREAM"), objectsDir, strings.Join(append([]string{}, names...), ", "))
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+	}
+	logger.Info("shutting down: finishing requests in flight, then stopping delivery")
+	ready.Store(false)
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		logger.Warn("http shutdown", "err", err)
+	}
+	if mgr != nil {
+		if err := mgr.Close(shutCtx); err != nil {
+			return err
+		}
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+func firstOr(s []string, def string) string {
+	if len(s) > 0 {
+		return s[0]
+	}
+	return def
+}
+
+// lockDataDir takes an exclusive lock on the data dir so that two servers
+// never share one log.
+func lockDataDir(dir string) (func(), error) {
+	path := filepath.Join(dir, "LOCK")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data dir %s is in use by another hydrant process (lock %s): stop it or choose another --data-dir", dir, path)
+	}
+	return func() { f.Close() }, nil
+}

@@ -1,0 +1,552 @@
+package delivery
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hydrantio/hydrant/delivery/wal"
+	"github.com/hydrantio/hydrant/record"
+)
+
+// Options configure a Manager.
+type Options struct {
+	// DataDir holds every stream's definition, log and delivery state under
+	// DataDir/streams/<name>/.
+	DataDir string
+	// Store is where streams deliver their objects.
+	Store ObjectStore
+	// Logger is the structured logger; nil means slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the delivery metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+	// SegmentBytes overrides the log segment size (tests); 0 keeps the log's default.
+	SegmentBytes int64
+	// Retry is the backoff between failed object writes; zero fields take
+	// defaults (500 ms initial, ×2, 30 s cap, ±20 % jitter).
+	Retry Backoff
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Manager owns every delivery stream of one node: their definitions, logs
+// and delivery workers. It is safe for concurrent use.
+type Manager struct {
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+	now     func() time.Time
+
+	mu      sync.RWMutex
+	streams map[string]*stream
+	closed  bool
+
+	wg sync.WaitGroup // delivery workers and deletions
+}
+
+// NewManager loads every stream persisted under opts.DataDir, recovers its
+// log, and starts its delivery worker. A stream whose log is corrupt fails
+// the whole start with an error naming the stream and the damage, so that
+// nothing is silently skipped.
+func NewManager(opts Options) (*Manager, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Store == nil {
+		return nil, errors.New("delivery: no object store configured")
+	}
+	opts.Retry = opts.Retry.withDefaults()
+	m := &Manager{
+		opts:    opts,
+		log:     opts.Logger,
+		metrics: newMetrics(),
+		now:     opts.Now,
+		streams: make(map[string]*stream),
+	}
+	if opts.Registerer != nil {
+		for _, c := range append(m.metrics.collectors(), newStateCollector(m)) {
+			if err := opts.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("cannot register delivery metrics: %w", err)
+			}
+		}
+	}
+	root := m.streamsDir()
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create streams directory: %w", err)
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list streams directory: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !ValidName(e.Name()) {
+			continue
+		}
+		info, err := readStreamInfo(filepath.Join(root, e.Name()))
+		if errors.Is(err, os.ErrNotExist) {
+			// A create that crashed before its definition was durable:
+			// nothing in it was ever acknowledged.
+			m.log.Warn("removing incomplete stream directory", "stream", e.Name())
+			if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
+				return nil, fmt.Errorf("cannot remove incomplete stream directory %q: %w", e.Name(), err)
+			}
+			continue
+		}
+		if err != nil {
+			m.closeAll()
+			return nil, err
+		}
+		s, err := m.openStream(info)
+		if err != nil {
+			m.closeAll()
+			return nil, err
+		}
+		m.streams[info.Config.Name] = s
+		m.startWorker(s)
+		if info.Status == StatusDeleting {
+			m.log.Info("resuming deletion of stream", "stream", info.Config.Name)
+		}
+	}
+	return m, nil
+}
+
+func (m *Manager) streamsDir() string { return filepath.Join(m.opts.DataDir, "streams") }
+
+// ApplyConfig makes the streams declared in the config file exist as
+// declared. A declared stream that is new is created; one that exists is
+// updated in place (its log and backlog are kept, and it becomes managed by
+// the config file). A config-managed stream that is no longer declared is
+// kept running, now managed through the API, so its backlog is still
+// delivered; it can then be deleted with DeleteDeliveryStream.
+func (m *Manager) ApplyConfig(ctx context.Context, cfgs []StreamConfig) error {
+	declared := make(map[string]bool, len(cfgs))
+	for _, cfg := range cfgs {
+		cfg.ApplyDefaults()
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("stream %q: %w", cfg.Name, err)
+		}
+		declared[cfg.Name] = true
+		m.mu.RLock()
+		s := m.streams[cfg.Name]
+		m.mu.RUnlock()
+		if s == nil {
+			if _, err := m.create(ctx, cfg, SourceConfig); err != nil {
+				return fmt.Errorf("cannot create stream %q from the config file: %w", cfg.Name, err)
+			}
+			continue
+		}
+		cur := s.info()
+		if cur.Status == StatusDeleting {
+			return fmt.Errorf("stream %q is declared in the config file but is being deleted; wait for the deletion to finish", cfg.Name)
+		}
+		if cur.Source == SourceConfig && configEqual(cur.Config, cfg) {
+			continue
+		}
+		if err := m.update(s, func(info *StreamInfo) {
+			if !configEqual(info.Config, cfg) {
+				info.VersionID++
+			}
+			info.Config = cfg
+			info.Source = SourceConfig
+		}); err != nil {
+			return err
+		}
+		m.log.Info("stream updated from the config file", "stream", cfg.Name, "version", s.info().VersionID)
+	}
+	for _, s := range m.snapshot() {
+		if info := s.info(); info.Source == SourceConfig && !declared[info.Config.Name] {
+			if err := m.update(s, func(info *StreamInfo) { info.Source = SourceAPI }); err != nil {
+				return err
+			}
+			m.log.Warn("stream is no longer declared in the config file; it keeps delivering its backlog and can be deleted through the API",
+				"stream", info.Config.Name)
+		}
+	}
+	return nil
+}
+
+func configEqual(a, b StreamConfig) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+// Create creates a stream through the API. It returns ErrStreamExists if
+// the name is taken (also while a stream of that name is being deleted).
+func (m *Manager) Create(ctx context.Context, cfg StreamConfig) (StreamInfo, error) {
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return StreamInfo{}, err
+	}
+	return m.create(ctx, cfg, SourceAPI)
+}
+
+func (m *Manager) create(_ context.Context, cfg StreamConfig, source string) (StreamInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return StreamInfo{}, ErrClosed
+	}
+	if _, ok := m.streams[cfg.Name]; ok {
+		return StreamInfo{}, ErrStreamExists
+	}
+	now := m.now().UTC()
+	info := StreamInfo{
+		Config:    cfg,
+		ID:        newStreamID(),
+		Status:    StatusActive,
+		VersionID: 1,
+		Source:    source,
+		CreatedAt: now,
+		UpdatedAt: now,
+	}
+	dir := filepath.Join(m.streamsDir(), cfg.Name)
+	// A leftover directory can only be an incomplete create or deletion.
+	if err := os.RemoveAll(dir); err != nil {
+		return StreamInfo{}, fmt.Errorf("cannot clear stream directory %q: %w", dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return StreamInfo{}, fmt.Errorf("cannot create stream directory: %w", err)
+	}
+	if err := writeStreamInfo(dir, info); err != nil {
+		return StreamInfo{}, err
+	}
+	s, err := m.openStream(info)
+	if err != nil {
+		return StreamInfo{}, err
+	}
+	m.streams[cfg.Name] = s
+	m.startWorker(s)
+	m.log.Info("stream created", "stream", cfg.Name, "source", source, "bucket", cfg.Destination.Bucket)
+	return info, nil
+}
+
+func newStreamID() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func (m *Manager) openStream(info StreamInfo) (*stream, error) {
+	dir := filepath.Join(m.streamsDir(), info.Config.Name)
+	l, err := wal.Open(filepath.Join(dir, "wal"), wal.Options{
+		SegmentBytes: m.opts.SegmentBytes,
+		MaxBytes:     info.Config.MaxLogBytes,
+		Logger:       m.log.With("stream", info.Config.Name),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the log of stream %q: %w", info.Config.Name, err)
+	}
+	return newStream(m, dir, info, l), nil
+}
+
+// Describe returns a stream's description, or ErrStreamNotFound.
+func (m *Manager) Describe(name string) (StreamInfo, error) {
+	m.mu.RLock()
+	s := m.streams[name]
+	m.mu.RUnlock()
+	if s == nil {
+		return StreamInfo{}, ErrStreamNotFound
+	}
+	return s.info(), nil
+}
+
+// List returns every stream, sorted by name.
+func (m *Manager) List() []StreamInfo {
+	ss := m.snapshot()
+	out := make([]StreamInfo, len(ss))
+	for i, s := range ss {
+		out[i] = s.info()
+	}
+	return out
+}
+
+// snapshot returns the streams sorted by name.
+func (m *Manager) snapshot() []*stream {
+	m.mu.RLock()
+	out := make([]*stream, 0, len(m.streams))
+	for _, s := range m.streams {
+		out = append(out, s)
+	}
+	m.mu.RUnlock()
+	slices.SortFunc(out, func(a, b *stream) int {
+		switch {
+		case a.name < b.name:
+			return -1
+		case a.name > b.name:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// UpdateDestination replaces a stream's destination if versionID is the
+// stream's current version, and bumps the version. The change applies from
+// the next buffer on; the buffer being filled is delivered as it began.
+func (m *Manager) UpdateDestination(_ context.Context, name string, versionID int, dest Destination) error {
+	m.mu.RLock()
+	s := m.streams[name]
+	m.mu.RUnlock()
+	if s == nil {
+		return ErrStreamNotFound
+	}
+	cur := s.info()
+	switch {
+	case cur.Status != StatusActive:
+		return ErrStreamNotActive
+	case cur.Source == SourceConfig:
+		return ErrConfigManaged
+	case cur.VersionID != versionID:
+		return ErrVersionMismatch
+	}
+	dest.ApplyDefaults()
+	if err := dest.Validate(); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return &FieldError{"destination." + fe.Field, fe.Message}
+		}
+		return err
+	}
+	var mismatch bool
+	err := m.update(s, func(info *StreamInfo) {
+		if info.VersionID != versionID {
+			mismatch = true
+			return
+		}
+		info.Config.Destination = dest
+		info.VersionID++
+	})
+	if mismatch {
+		return ErrVersionMismatch
+	}
+	return err
+}
+
+// update changes a stream's definition durably, then in memory.
+func (m *Manager) update(s *stream, change func(*StreamInfo)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	info := *s.infoPtr.Load()
+	change(&info)
+	info.UpdatedAt = m.now().UTC()
+	if err := writeStreamInfo(s.dir, info); err != nil {
+		return err
+	}
+	s.infoPtr.Store(&info)
+	s.wake()
+	return nil
+}
+
+// Delete deletes a stream. It stops accepting records at once; the stream
+// then delivers every record already acknowledged, ignoring its buffering
+// hints, and only then removes its log, so a delete loses nothing. With
+// force, the backlog is discarded instead (Firehose's AllowForceDelete).
+// Delete returns before the deletion completes; meanwhile Describe
+// reports the stream as DELETING.
+func (m *Manager) Delete(_ context.Context, name string, force bool) error {
+	m.mu.RLock()
+	s := m.streams[name]
+	m.mu.RUnlock()
+	if s == nil {
+		return ErrStreamNotFound
+	}
+	if cur := s.info(); cur.Source == SourceConfig {
+		return ErrConfigManaged
+	}
+	if err := m.update(s, func(info *StreamInfo) { info.Status = StatusDeleting }); err != nil {
+		return err
+	}
+	if force {
+		s.forceDelete.Store(true)
+		s.wake()
+	}
+	m.log.Info("stream deleting", "stream", name, "force", force)
+	return nil
+}
+
+// finishDelete runs on the stream's worker once it has drained.
+func (m *Manager) finishDelete(s *stream) {
+	m.mu.Lock()
+	if m.streams[s.name] == s {
+		delete(m.streams, s.name)
+	}
+	m.mu.Unlock()
+	if err := s.log.Close(); err != nil {
+		m.log.Warn("cannot close log of deleted stream", "stream", s.name, "err", err)
+	}
+	// Rename first so a crash mid-removal never leaves a half-deleted
+	// stream that looks alive.
+	tomb := filepath.Join(m.streamsDir(), "."+s.name+".deleted-"+s.info().ID)
+	if err := os.Rename(s.dir, tomb); err != nil {
+		m.log.Error("cannot remove deleted stream directory", "stream", s.name, "err", err)
+		return
+	}
+	syncDir(m.streamsDir())
+	if err := os.RemoveAll(tomb); err != nil {
+		m.log.Error("cannot remove deleted stream directory", "stream", s.name, "err", err)
+	}
+	m.metrics.forget(s.name)
+	m.log.Info("stream deleted", "stream", s.name)
+}
+
+// Put appends records to a stream's log and returns once they are durable;
+// recs[i] gets offset first+i. It returns ErrStreamNotFound,
+// ErrStreamNotActive, ErrLogFull or ErrClosed without storing anything.
+func (m *Manager) Put(ctx context.Context, name string, recs []record.Record) (first uint64, err error) {
+	m.mu.RLock()
+	s := m.streams[name]
+	closed := m.closed
+	m.mu.RUnlock()
+	if closed {
+		return 0, ErrClosed
+	}
+	if s == nil {
+		return 0, ErrStreamNotFound
+	}
+	s.putMu.RLock()
+	defer s.putMu.RUnlock()
+	if s.info().Status != StatusActive {
+		return 0, ErrStreamNotActive
+	}
+	start := time.Now()
+	first, err = s.log.Append(ctx, recs)
+	switch {
+	case errors.Is(err, wal.ErrFull):
+		s.metrics.throttledRecords.Add(float64(len(recs)))
+		return 0, ErrLogFull
+	case errors.Is(err, wal.ErrClosed):
+		return 0, ErrClosed
+	case err != nil:
+		return 0, fmt.Errorf("cannot append to the log of stream %q: %w", name, err)
+	}
+	s.metrics.appendDuration.Observe(time.Since(start).Seconds())
+	var n int
+	for i := range recs {
+		n += len(recs[i].Data)
+	}
+	s.metrics.incomingBytes.Add(float64(n))
+	s.metrics.incomingRecords.Add(float64(len(recs)))
+	s.metrics.incomingPuts.Inc()
+	return first, nil
+}
+
+// Close stops every delivery worker, letting an object write in flight
+// finish, then closes the logs. Records not yet delivered stay in the logs
+// and are delivered after the next start.
+func (m *Manager) Close(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	m.mu.Unlock()
+	for _, s := range m.snapshot() {
+		s.stop()
+	}
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("cannot stop delivery workers: %w", ctx.Err())
+	}
+	return m.closeAll()
+}
+
+func (m *Manager) closeAll() error {
+	var errs []error
+	for _, s := range m.snapshot() {
+		if err := s.log.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("cannot close the log of stream %q: %w", s.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) startWorker(s *stream) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		s.run()
+	}()
+}
+
+const streamInfoFile = "stream.json"
+
+func readStreamInfo(dir string) (StreamInfo, error) {
+	var info StreamInfo
+	b, err := os.ReadFile(filepath.Join(dir, streamInfoFile))
+	if err != nil {
+		return info, err
+	}
+	if err := json.Unmarshal(b, &info); err != nil {
+		return info, fmt.Errorf("cannot read stream definition %q: %w", filepath.Join(dir, streamInfoFile), err)
+	}
+	if info.Config.Name != filepath.Base(dir) {
+		return info, fmt.Errorf("stream definition %q names stream %q", filepath.Join(dir, streamInfoFile), info.Config.Name)
+	}
+	return info, nil
+}
+
+func writeStreamInfo(dir string, info StreamInfo) error {
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, streamInfoFile), b)
+}
+
+// writeFileAtomic writes data to path durably: a temp file, fsync, rename,
+// fsync of the directory.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("cannot write %q: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("cannot write %q: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("cannot sync %q: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("cannot write %q: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("cannot write %q: %w", path, err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("cannot sync directory %q: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("cannot sync directory %q: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,516 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/hydrantio/hydrant/delivery/compress"
+	"github.com/hydrantio/hydrant/record"
+)
+
+// memStore is an in-memory ObjectStore that can be made to fail.
+type memStore struct {
+	mu      sync.Mutex
+	objects map[string][]byte // bucket/key → body
+	puts    int
+	fail    error
+}
+
+func newMemStore() *memStore { return &memStore{objects: map[string][]byte{}} }
+
+func (s *memStore) PutObject(_ context.Context, bucket, key string, body []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.puts++
+	if s.fail != nil {
+		return s.fail
+	}
+	s.objects[bucket+"/"+key] = bytes.Clone(body)
+	return nil
+}
+
+func (s *memStore) setFail(err error) {
+	s.mu.Lock()
+	s.fail = err
+	s.mu.Unlock()
+}
+
+func (s *memStore) keys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ks []string
+	for k := range s.objects {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// records decompresses every object and counts each newline-terminated record.
+func (s *memStore) records(t *testing.T, format string) map[string]int {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	counts := map[string]int{}
+	for k, body := range s.objects {
+		r, err := compress.NewReader(format, bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("object %s: %v", k, err)
+		}
+		raw, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatalf("object %s: cannot decompress: %v", k, err)
+		}
+		for _, line := range strings.SplitAfter(string(raw), "\n") {
+			if line != "" {
+				counts[line]++
+			}
+		}
+	}
+	return counts
+}
+
+func testManager(t *testing.T, dir string, store ObjectStore, reg prometheus.Registerer) *Manager {
+	t.Helper()
+	m, err := NewManager(Options{
+		DataDir:      dir,
+		Store:        store,
+		Registerer:   reg,
+		SegmentBytes: 256 << 10,
+		Retry:        Backoff{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatalf("NewManager: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = m.Close(ctx)
+	})
+	return m
+}
+
+func streamConfig(name string, sizeMB, intervalSec int, compression string) StreamConfig {
+	return StreamConfig{Name: name, Destination: Destination{
+		Bucket:      "bucket-" + strings.ToLower(strings.ReplaceAll(name, "_", "-")),
+		Buffering:   BufferingHints{SizeMB: sizeMB, IntervalSeconds: intervalSec},
+		Compression: compression,
+	}}
+}
+
+func makeRecords(prefix string, from, n, size int) []record.Record {
+	recs := make([]record.Record, n)
+	now := time.Now()
+	for i := range recs {
+		line := fmt.Sprintf("%s-%08d ", prefix, from+i)
+		if pad := size - len(line) - 1; pad > 0 {
+			line += strings.Repeat("x", pad)
+		}
+		recs[i] = record.Record{ArrivalTime: now, Data: []byte(line + "\n")}
+	}
+	return recs
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func checkExactlyOnce(t *testing.T, got map[string]int, prefix string, n int) {
+	t.Helper()
+	seen := 0
+	for rec, c := range got {
+		if !strings.HasPrefix(rec, prefix+"-") {
+			continue
+		}
+		if c != 1 {
+			t.Errorf("record %.20q delivered %d times; want once", rec, c)
+		}
+		seen++
+	}
+	if seen != n {
+		t.Errorf("delivered %d distinct %s records; want %d", seen, prefix, n)
+	}
+}
+
+func TestDeliveryBuffersBySize(t *testing.T) {
+	store := newMemStore()
+	m := testManager(t, t.TempDir(), store, nil)
+	if _, err := m.Create(context.Background(), streamConfig("bysize", 1, 900, GZIP)); err != nil {
+		t.Fatal(err)
+	}
+	// 3.5 MiB of 1 KiB records: three full 1 MiB buffers are due at once;
+	// the last half buffer waits for its 900 s interval.
+	const n = 3584
+	for i := 0; i < n; i += 500 {
+		if _, err := m.Put(context.Background(), "bysize", makeRecords("r", i, min(500, n-i), 1024)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "three objects", 10*time.Second, func() bool { return len(store.keys()) == 3 })
+	time.Sleep(100 * time.Millisecond)
+	if k := store.keys(); len(k) != 3 {
+		t.Fatalf("objects = %d (%v); want 3 full buffers and the rest still buffered", len(k), k)
+	}
+	for _, k := range store.keys() {
+		if !strings.HasSuffix(k, ".gz") || !strings.HasPrefix(k, "bucket-bysize/") {
+			t.Errorf("key %q: want bucket-bysize/….gz", k)
+		}
+	}
+	got := store.records(t, GZIP)
+	if len(got) != 3*1024 {
+		t.Errorf("delivered %d records; want %d (3 × 1 MiB)", len(got), 3*1024)
+	}
+}
+
+func TestDeliveryIntervalZeroDeliversAtOnce(t *testing.T) {
+	store := newMemStore()
+	m := testManager(t, t.TempDir(), store, nil)
+	if _, err := m.Create(context.Background(), streamConfig("asap", 5, 0, Uncompressed)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Put(context.Background(), "asap", makeRecords("a", 0, 3, 10)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery of a 0-interval stream", 5*time.Second, func() bool { return len(store.records(t, Uncompressed)) == 3 })
+}
+
+func TestDeliveryByInterval(t *testing.T) {
+	store := newMemStore()
+	m := testManager(t, t.TempDir(), store, nil)
+	if _, err := m.Create(context.Background(), streamConfig("interval", 5, 1, ZSTD)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := m.Put(context.Background(), "interval", makeRecords("i", 0, 10, 100)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery after the 1 s interval", 5*time.Second, func() bool { return len(store.keys()) == 1 })
+	if el := time.Since(start); el < 900*time.Millisecond {
+		t.Errorf("delivered after %v; want the 1 s buffering interval to pass first", el)
+	}
+	checkExactlyOnce(t, store.records(t, ZSTD), "i", 10)
+}
+
+func TestDeliveryRetriesUntilStoreRecovers(t *testing.T) {
+	store := newMemStore()
+	store.setFail(errors.New("disk on fire"))
+	reg := prometheus.NewRegistry()
+	m := testManager(t, t.TempDir(), store, reg)
+	if _, err := m.Create(context.Background(), streamConfig("retry", 1, 0, Snappy)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2000; i += 500 {
+		if _, err := m.Put(context.Background(), "retry", makeRecords("x", i, 500, 200)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "failed attempts", 5*time.Second, func() bool {
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		return store.puts >= 3
+	})
+	if n := len(store.keys()); n != 0 {
+		t.Fatalf("objects while the store fails = %d; want 0", n)
+	}
+	if v := testutil.ToFloat64(m.metrics.deliveryAttempts.WithLabelValues("retry", "error")); v < 3 {
+		t.Errorf("hydrant_delivery_attempts_total{result=error} = %v; want ≥ 3", v)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if f := freshness(t, reg, "retry"); f <= 0 {
+		t.Errorf("data freshness while stuck = %v; want > 0", f)
+	}
+	store.setFail(nil)
+	waitFor(t, "delivery after recovery", 10*time.Second, func() bool { return len(store.records(t, Snappy)) == 2000 })
+	checkExactlyOnce(t, store.records(t, Snappy), "x", 2000)
+	waitFor(t, "freshness back to 0", 5*time.Second, func() bool { return freshness(t, reg, "retry") == 0 })
+}
+
+func freshness(t *testing.T, reg *prometheus.Registry, stream string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "hydrant_delivery_data_freshness_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "stream" && l.GetValue() == stream {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no freshness series for stream %q", stream)
+	return 0
+}
+
+// TestRestartRedeliversPendingBatchToSameKey is the exactly-once property:
+// a batch whose write was interrupted goes to the same key after a restart,
+// even though more records arrived meanwhile and the buffers now differ.
+func TestRestartRedeliversPendingBatchToSameKey(t *testing.T) {
+	dir := t.TempDir()
+	store := newMemStore()
+	store.setFail(errors.New("unreachable"))
+	m := testManager(t, dir, store, nil)
+	if _, err := m.Create(context.Background(), streamConfig("crash", 1, 0, GZIP)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Put(context.Background(), "crash", makeRecords("c", 0, 100, 100)); err != nil {
+		t.Fatal(err)
+	}
+	pendingPath := filepath.Join(dir, "streams", "crash", pendingFile)
+	waitFor(t, "the delivery intent", 5*time.Second, func() bool { _, err := os.Stat(pendingPath); return err == nil })
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	intent, err := os.ReadFile(pendingPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// More records land in the log before the stream restarts.
+	store2 := newMemStore()
+	down := newMemStore()
+	down.setFail(errors.New("still unreachable"))
+	m2 := testManager(t, dir, down, nil)
+	if _, err := m2.Put(context.Background(), "crash", makeRecords("c", 100, 100, 100)); err != nil {
+		t.Fatal(err)
+	}
+	_ = m2.Close(context.Background())
+	m3 := testManager(t, dir, store2, nil)
+	_ = m3
+	waitFor(t, "all 200 records", 10*time.Second, func() bool { return len(store2.records(t, GZIP)) == 200 })
+	checkExactlyOnce(t, store2.records(t, GZIP), "c", 200)
+	found := false
+	for _, k := range store2.keys() {
+		if strings.Contains(string(intent), strings.TrimPrefix(k, "bucket-crash/")) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no object has the interrupted batch's key; intent %s, keys %v", intent, store2.keys())
+	}
+}
+
+func TestLogFullThenRecovers(t *testing.T) {
+	store := newMemStore()
+	store.setFail(errors.New("down"))
+	m := testManager(t, t.TempDir(), store, nil)
+	cfg := streamConfig("full", 1, 0, Uncompressed)
+	cfg.MaxLogBytes = MinMaxLogBytes
+	if _, err := m.Create(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	acked := 0
+	var full bool
+	for i := 0; i < 100 && !full; i++ {
+		_, err := m.Put(context.Background(), "full", makeRecords("f", acked, 100, 1000))
+		switch {
+		case errors.Is(err, ErrLogFull):
+			full = true
+		case err != nil:
+			t.Fatal(err)
+		default:
+			acked += 100
+		}
+	}
+	if !full {
+		t.Fatalf("put %d records into a 4 MiB log without ErrLogFull", acked)
+	}
+	if v := testutil.ToFloat64(m.metrics.throttledRecords.WithLabelValues("full")); v != 100 {
+		t.Errorf("throttled records = %v; want 100", v)
+	}
+	store.setFail(nil)
+	waitFor(t, "room in the log", 10*time.Second, func() bool {
+		_, err := m.Put(context.Background(), "full", makeRecords("f", acked, 100, 1000))
+		if err == nil {
+			acked += 100
+		}
+		return err == nil
+	})
+	waitFor(t, "every acknowledged record", 10*time.Second, func() bool { return len(store.records(t, Uncompressed)) == acked })
+	checkExactlyOnce(t, store.records(t, Uncompressed), "f", acked)
+}
+
+func TestDeleteDrainsBacklog(t *testing.T) {
+	dir := t.TempDir()
+	store := newMemStore()
+	m := testManager(t, dir, store, nil)
+	if _, err := m.Create(context.Background(), streamConfig("gone", 128, 900, GZIP)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Put(context.Background(), "gone", makeRecords("g", 0, 500, 100)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Delete(context.Background(), "gone", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Put(context.Background(), "gone", makeRecords("g", 500, 1, 100)); !errors.Is(err, ErrStreamNotActive) && !errors.Is(err, ErrStreamNotFound) {
+		t.Errorf("Put on a deleting stream = %v; want ErrStreamNotActive or ErrStreamNotFound", err)
+	}
+	waitFor(t, "the stream to disappear", 10*time.Second, func() bool { _, err := m.Describe("gone"); return errors.Is(err, ErrStreamNotFound) })
+	checkExactlyOnce(t, store.records(t, GZIP), "g", 500)
+	if _, err := os.Stat(filepath.Join(dir, "streams", "gone")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stream directory still there after delete: %v", err)
+	}
+	// The name is free again, with fresh offsets and a new ID, so keys never collide.
+	if _, err := m.Create(context.Background(), streamConfig("gone", 1, 0, GZIP)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestForceDeleteDiscards(t *testing.T) {
+	store := newMemStore()
+	store.setFail(errors.New("down"))
+	m := testManager(t, t.TempDir(), store, nil)
+	if _, err := m.Create(context.Background(), streamConfig("forced", 1, 0, GZIP)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Put(context.Background(), "forced", makeRecords("z", 0, 10, 100)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Delete(context.Background(), "forced", true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "forced deletion", 5*time.Second, func() bool { _, err := m.Describe("forced"); return errors.Is(err, ErrStreamNotFound) })
+}
+
+func TestStreamsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	m := testManager(t, dir, newMemStore(), nil)
+	ctx := context.Background()
+	info, err := m.Create(ctx, streamConfig("keep", 5, 900, GZIP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := info.Config.Destination
+	dest.Prefix = "new/"
+	if err := m.UpdateDestination(ctx, "keep", 1, dest); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.UpdateDestination(ctx, "keep", 1, dest); !errors.Is(err, ErrVersionMismatch) {
+		t.Errorf("UpdateDestination(stale version) = %v; want ErrVersionMismatch", err)
+	}
+	if _, err := m.Put(ctx, "keep", makeRecords("k", 0, 10, 100)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	store := newMemStore()
+	m2 := testManager(t, dir, store, nil)
+	got, err := m2.Describe("keep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.VersionID != 2 || got.Config.Destination.Prefix != "new/" || got.ID != info.ID || got.Source != SourceAPI {
+		t.Errorf("after restart: %+v; want version 2, prefix new/, id %s, source api", got, info.ID)
+	}
+	if err := m2.Delete(ctx, "keep", false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the backlog from before the restart", 5*time.Second, func() bool { return len(store.records(t, GZIP)) == 10 })
+	for _, k := range store.keys() {
+		if !strings.HasPrefix(k, "bucket-keep/new/") {
+			t.Errorf("key %q does not use the updated prefix", k)
+		}
+	}
+}
+
+func TestApplyConfig(t *testing.T) {
+	dir := t.TempDir()
+	m := testManager(t, dir, newMemStore(), nil)
+	ctx := context.Background()
+	a := streamConfig("a", 5, 60, GZIP)
+	if err := m.ApplyConfig(ctx, []StreamConfig{a}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Delete(ctx, "a", false); !errors.Is(err, ErrConfigManaged) {
+		t.Errorf("Delete(config stream) = %v; want ErrConfigManaged", err)
+	}
+	if err := m.UpdateDestination(ctx, "a", 1, a.Destination); !errors.Is(err, ErrConfigManaged) {
+		t.Errorf("UpdateDestination(config stream) = %v; want ErrConfigManaged", err)
+	}
+	// Same config again: no new version.
+	if err := m.ApplyConfig(ctx, []StreamConfig{a}); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := m.Describe("a"); info.VersionID != 1 {
+		t.Errorf("version after re-applying the same config = %d; want 1", info.VersionID)
+	}
+	a.Destination.Compression = ZSTD
+	if err := m.ApplyConfig(ctx, []StreamConfig{a}); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := m.Describe("a"); info.VersionID != 2 || info.Config.Destination.Compression != ZSTD {
+		t.Errorf("after a config change: version %d, compression %s; want 2, ZSTD", info.VersionID, info.Config.Destination.Compression)
+	}
+	// Dropped from the config: kept, and now deletable through the API.
+	if err := m.ApplyConfig(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := m.Describe("a"); err != nil || info.Source != SourceAPI {
+		t.Errorf("stream dropped from config: %+v, %v; want it kept with source api", info, err)
+	}
+	bad := streamConfig("b", 500, 60, GZIP)
+	err := m.ApplyConfig(ctx, []StreamConfig{bad})
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "destination.buffering.size_mb" {
+		t.Errorf("ApplyConfig(size 500) = %v; want a FieldError on destination.buffering.size_mb", err)
+	}
+}
+
+func TestConcurrentPutsAcrossStreams(t *testing.T) {
+	store := newMemStore()
+	m := testManager(t, t.TempDir(), store, nil)
+	ctx := context.Background()
+	for _, n := range []string{"s1", "s2"} {
+		if _, err := m.Create(ctx, streamConfig(n, 1, 0, GZIP)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for p := 0; p < 8; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := []string{"s1", "s2"}[p%2]
+			for i := 0; i < 20; i++ {
+				if _, err := m.Put(ctx, name, makeRecords(fmt.Sprintf("%s-p%d", name, p), i*50, 50, 300)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	waitFor(t, "every record", 10*time.Second, func() bool { return len(store.records(t, GZIP)) == 8*20*50 })
+	for _, c := range store.records(t, GZIP) {
+		if c != 1 {
+			t.Fatalf("a record was delivered %d times", c)
+		}
+	}
+}
