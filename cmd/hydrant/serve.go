@@ -78,7 +78,7 @@ func loadServeConfig(cmd *cobra.Command, f *serveFlags) (*config.Config, error) 
 		}
 		cfg = c
 	} else {
-		cfg = config.Default()
+		cfg = config.Embedded()
 	}
 	fl := cmd.Flags()
 	if fl.Changed("data-dir") {
@@ -94,28 +94,23 @@ func loadServeConfig(cmd *cobra.Command, f *serveFlags) (*config.Config, error) 
 		cfg.Server.KafkaAddr = f.kafkaAddr
 	}
 	if fl.Changed("log-level") {
-		cfg.Server.LogLevel = f.logLevel
+		if err := cfg.Server.LogLevel.UnmarshalText([]byte(f.logLevel)); err != nil {
+			return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", f.logLevel)
+		}
 	}
 	return cfg, nil
 }
 
-func newLogger(level, format string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
+func newLogger(level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == config.LogFormatJSON {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
-	opts := &slog.HandlerOptions{Level: l}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
 func serve(ctx context.Context, cfg *config.Config, discard bool) error {
-	logger, err := newLogger(cfg.Server.LogLevel, cfg.Server.LogFormat)
-	if err != nil {
-		return err
-	}
+	logger := newLogger(cfg.Server.LogLevel, cfg.Server.LogFormat)
 	dataDir, err := filepath.Abs(cfg.Server.DataDir)
 	if err != nil {
 		return fmt.Errorf("cannot resolve data dir %q: %w", cfg.Server.DataDir, err)
@@ -163,7 +158,7 @@ func serve(ctx context.Context, cfg *config.Config, discard bool) error {
 
 	keys := make(map[string]string, len(cfg.Auth.AccessKeys))
 	for _, k := range cfg.Auth.AccessKeys {
-		keys[k.AccessKeyID] = k.SecretAccessKey
+		keys[k.ID] = k.Secret
 	}
 	api := firehoseapi.New(streams, firehoseapi.Options{
 		Logger:     logger,

@@ -1,0 +1,449 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/hydrantio/hydrant/delivery"
+)
+
+// spec describes every key of the config file. It is the one place a key
+// is documented: the decoder walks it to decode and check a file, and
+// Reference renders it, with the defaults from Default and newStream.
+var spec = &object{fields: []*field{{
+	key:   "server",
+	doc:   "How the server listens, where it keeps its data, and how it logs.",
+	value: mapping(func(c *Config) *Server { return &c.Server }, serverSpec),
+}, {
+	key:   "auth",
+	doc:   "Who may call the APIs.",
+	value: mapping(func(c *Config) *Auth { return &c.Auth }, authSpec),
+}, {
+	key: "streams",
+	doc: "Delivery streams declared by this file. The API can use them but cannot " +
+		"update or delete them.",
+	value: list(func(c *Config) *[]delivery.StreamConfig { return &c.Streams }, newStream, streamSpec),
+}}}
+
+var serverSpec = &object{fields: []*field{{
+	key: "data_dir",
+	doc: "Directory holding everything Hydrant stores: the stream logs, delivery " +
+		"checkpoints, streams created through the API, and the embedded object store, " +
+		"which keeps bucket B as the directory <data_dir>/objects/B/.",
+	value: str(func(s *Server) *string { return &s.DataDir }, notEmpty("a directory, such as ./data")),
+}, {
+	key: "http_addr",
+	doc: "Address the HTTP listener binds: the Firehose API (POST / with X-Amz-Target), " +
+		"the REST gateway (/v1/…), /metrics, /healthz, /readyz and the web console.",
+	typ:   "host:port",
+	value: str(func(s *Server) *string { return &s.HTTPAddr }, hostPort),
+}, {
+	key:   "grpc_addr",
+	doc:   "Address the gRPC listener binds.",
+	typ:   "host:port",
+	value: str(func(s *Server) *string { return &s.GRPCAddr }, hostPort),
+}, {
+	key: "kafka_addr",
+	doc: "Address the Kafka-protocol listener binds; producers write to a stream as " +
+		"to a topic of the same name. Empty turns the listener off.",
+	typ:   "host:port or empty",
+	dflt:  `default: "" (off)`,
+	value: str(func(s *Server) *string { return &s.KafkaAddr }, optional(hostPort)),
+}, {
+	key: "region",
+	doc: "AWS region Hydrant answers as: it appears in stream ARNs and in the " +
+		"credential scope of signed requests, so clients must be configured with it.",
+	rng:   "lowercase letters, digits and hyphens",
+	value: str(func(s *Server) *string { return &s.Region }, matches(regionPattern, "a region name", "lowercase letters, digits and hyphens, such as us-east-1")),
+}, {
+	key:   "account_id",
+	doc:   "AWS account ID in stream ARNs (arn:aws:firehose:<region>:<account_id>:deliverystream/<name>).",
+	rng:   "12 digits",
+	value: str(func(s *Server) *string { return &s.AccountID }, matches(accountPattern, "an account ID", "12 digits, such as 000000000000")),
+}, {
+	key:   "log_level",
+	doc:   "Least severe level of the log lines written.",
+	value: level(func(s *Server) *slog.Level { return &s.LogLevel }),
+}, {
+	key:   "log_format",
+	doc:   "Format of the log lines: text writes key=value pairs, json one object per line.",
+	value: enum(func(s *Server) *string { return &s.LogFormat }, "log format", LogFormatText, LogFormatJSON),
+}}}
+
+var authSpec = &object{fields: []*field{{
+	key: "access_keys",
+	doc: "Access keys that may sign requests with AWS Signature Version 4, as the AWS " +
+		"SDKs and CLI do with a profile's aws_access_key_id and aws_secret_access_key. " +
+		"With none, only a development default is accepted, and only on loopback addresses.",
+	value: list(func(a *Auth) *[]AccessKey { return &a.AccessKeys }, func() AccessKey { return AccessKey{} }, &object{
+		oneOf: []string{"secret_access_key", "secret_access_key_env"},
+		fields: []*field{{
+			key:      "access_key_id",
+			doc:      "Access key ID clients sign with.",
+			required: true,
+			example:  "AKIAIOSFODNN7EXAMPLE",
+			value:    str(func(k *AccessKey) *string { return &k.ID }, notEmpty("the key ID clients sign with")),
+		}, {
+			key: "secret_access_key",
+			doc: "Secret access key, written in this file. Prefer secret_access_key_env, " +
+				"which keeps the secret out of the file.",
+			dflt:     "required unless secret_access_key_env is set",
+			example:  "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+			disabled: true,
+			value:    str(func(k *AccessKey) *string { return &k.Secret }, notEmpty("the secret access key")),
+		}, {
+			key: "secret_access_key_env",
+			doc: "Name of the environment variable holding the secret access key. It must be " +
+				"set, and not empty, when the file is loaded.",
+			dflt:    "required unless secret_access_key is set",
+			example: referenceEnv,
+			value:   envSecret(func(k *AccessKey) *string { return &k.Secret }),
+		}},
+	}),
+}}}
+
+var streamSpec = &object{fields: []*field{{
+	key: "name",
+	doc: "Name of the delivery stream, by which producers and the Firehose API address " +
+		"it; also its Kafka topic.",
+	rng:      "1 to 64 of a-z A-Z 0-9 _ . -",
+	required: true,
+	example:  "events",
+	value:    str(func(s *delivery.StreamConfig) *string { return &s.Name }, nil),
+}, {
+	key: "max_log_bytes",
+	doc: "Disk limit of the stream's log. While the log is at the limit, producers get " +
+		"ServiceUnavailableException until delivery catches up.",
+	rng:   "at least " + formatSize(delivery.MinMaxLogBytes),
+	value: size(func(s *delivery.StreamConfig) *int64 { return &s.MaxLogBytes }),
+}, {
+	key:     "tags",
+	doc:     "Tags of the stream, as TagDeliveryStream sets and ListTagsForDeliveryStream lists them.",
+	example: "{team: data}",
+	value:   stringMap(func(s *delivery.StreamConfig) *map[string]string { return &s.Tags }),
+}, {
+	key: "destination",
+	doc: "Where and how the stream delivers: to a bucket of the object store, as " +
+		"Firehose's extended S3 destination does.",
+	value: mapping(func(s *delivery.StreamConfig) *delivery.Destination { return &s.Destination }, destinationSpec),
+}}}
+
+var destinationSpec = &object{fields: []*field{{
+	key: "bucket",
+	doc: "Bucket the stream writes its objects to. The embedded object store keeps it " +
+		"as the directory <data_dir>/objects/<bucket>/.",
+	rng:      "3 to 63 of a-z 0-9 . -, starting and ending with a letter or digit",
+	required: true,
+	example:  "events",
+	value:    str(func(d *delivery.Destination) *string { return &d.Bucket }, nil),
+}, {
+	key: "prefix",
+	doc: "Prepended to the key of every object delivered; it may hold Firehose's " +
+		"!{…} expressions, such as !{timestamp:yyyy/MM/dd}. Empty means Firehose's " +
+		"default, YYYY/MM/DD/HH/.",
+	example: "logs/!{timestamp:yyyy/MM/dd}/",
+	value:   str(func(d *delivery.Destination) *string { return &d.Prefix }, nil),
+}, {
+	key: "error_output_prefix",
+	doc: "Prepended, instead of prefix, to the key of every object holding records " +
+		"that failed for good; it may hold !{firehose:error-output-type} and " +
+		"!{timestamp:…} expressions.",
+	example: "errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/",
+	value:   str(func(d *delivery.Destination) *string { return &d.ErrorOutputPrefix }, nil),
+}, {
+	key: "buffering",
+	doc: "When a buffer of records is delivered: once it holds size_mb or is " +
+		"interval_seconds old, whichever comes first.",
+	value: mapping(func(d *delivery.Destination) *delivery.BufferingHints { return &d.Buffering }, &object{fields: []*field{{
+		key:   "size_mb",
+		doc:   "Buffer size, in MiB, that triggers a delivery.",
+		rng:   fmt.Sprintf("%d to %d", delivery.MinBufferSizeMB, delivery.MaxBufferSizeMB),
+		value: integer(func(b *delivery.BufferingHints) *int { return &b.SizeMB }),
+	}, {
+		key:   "interval_seconds",
+		doc:   "Buffer age, in seconds, that triggers a delivery; 0 delivers as soon as possible.",
+		rng:   fmt.Sprintf("%d to %d", delivery.MinBufferIntervalSec, delivery.MaxBufferIntervalSec),
+		value: integer(func(b *delivery.BufferingHints) *int { return &b.IntervalSeconds }),
+	}}}),
+}, {
+	key:     "compression",
+	doc:     "Compression of the objects delivered.",
+	rng:     "one of " + strings.Join(delivery.CompressionFormats, ", "),
+	example: delivery.GZIP,
+	value:   str(func(d *delivery.Destination) *string { return &d.Compression }, nil),
+}}}
+
+// object describes a mapping of the config file.
+type object struct {
+	fields []*field // in the order the reference lists them
+	// oneOf names keys of which exactly one must be set.
+	oneOf []string
+}
+
+// field describes one key.
+type field struct {
+	key string
+	// doc says what the key means, in sentences.
+	doc string
+	// typ names the value's type when it is narrower than value's (host:port).
+	typ string
+	// rng says which values are accepted, when not all of the type.
+	rng      string
+	required bool
+	// example is the value, as YAML, the reference shows instead of the default.
+	example string
+	// dflt is the reference's line about the default, when not "default: <value>".
+	dflt string
+	// disabled keys are shown commented out by the reference, because they
+	// exclude a key it shows set.
+	disabled bool
+	value    *value
+}
+
+// value says what a key's value is and where it is stored. The
+// constructors below fill it; dst is always a pointer to the Go value
+// holding the mapping the key belongs to (*Config, *Server, …).
+type value struct {
+	typ string
+	rng string
+	// A scalar: decode stores n into dst; show returns dst's value as YAML.
+	decode func(dst any, n *yaml.Node) error
+	show   func(dst any) string
+	// A mapping of strings to strings.
+	strings func(dst any) *map[string]string
+	// A mapping (sub returns its Go value in dst) or, when add is set, a
+	// list of mappings (add appends an element with its defaults and
+	// returns it; elem returns one for the reference).
+	obj  *object
+	sub  func(dst any) any
+	add  func(dst any) any
+	elem func() any
+}
+
+func (o *object) field(key string) *field {
+	for _, f := range o.fields {
+		if f.key == key {
+			return f
+		}
+	}
+	return nil
+}
+
+func (o *object) keys() string {
+	keys := make([]string, len(o.fields))
+	for i, f := range o.fields {
+		keys[i] = f.key
+	}
+	return strings.Join(keys, ", ")
+}
+
+func scalar[P, V any](typ string, get func(*P) *V, decode func(*yaml.Node) (V, error), show func(V) string) *value {
+	return &value{
+		typ: typ,
+		decode: func(dst any, n *yaml.Node) error {
+			v, err := decode(n)
+			if err != nil {
+				return err
+			}
+			*get(dst.(*P)) = v
+			return nil
+		},
+		show: func(dst any) string { return show(*get(dst.(*P))) },
+	}
+}
+
+// str is a string; check, if set, says what is wrong with one.
+func str[P any](get func(*P) *string, check func(string) error) *value {
+	return scalar("string", get, func(n *yaml.Node) (string, error) {
+		s, err := decodeString(n)
+		if err == nil && check != nil {
+			err = check(s)
+		}
+		return s, err
+	}, yamlString)
+}
+
+// enum is a string, one of names.
+func enum[P any](get func(*P) *string, what string, names ...string) *value {
+	v := str(get, func(s string) error {
+		for _, name := range names {
+			if s == name {
+				return nil
+			}
+		}
+		return fmt.Errorf("%q is not a %s: use %s", s, what, orList(names))
+	})
+	v.rng = "one of " + strings.Join(names, ", ")
+	return v
+}
+
+var levels = []struct {
+	name  string
+	level slog.Level
+}{{"debug", slog.LevelDebug}, {"info", slog.LevelInfo}, {"warn", slog.LevelWarn}, {"error", slog.LevelError}}
+
+// level is a log level, by its lower-case name.
+func level[P any](get func(*P) *slog.Level) *value {
+	names := make([]string, len(levels))
+	for i, l := range levels {
+		names[i] = l.name
+	}
+	v := scalar("string", get, func(n *yaml.Node) (slog.Level, error) {
+		s, err := decodeString(n)
+		if err != nil {
+			return 0, err
+		}
+		for _, l := range levels {
+			if s == l.name {
+				return l.level, nil
+			}
+		}
+		return 0, fmt.Errorf("%q is not a log level: use %s", s, orList(names))
+	}, func(l slog.Level) string { return strings.ToLower(l.String()) })
+	v.rng = "one of " + strings.Join(names, ", ")
+	return v
+}
+
+func integer[P any](get func(*P) *int) *value {
+	return scalar("integer", get, decodeInt, strconv.Itoa)
+}
+
+func size[P any](get func(*P) *int64) *value {
+	return scalar("size", get, decodeSize, formatSize)
+}
+
+// envSecret is the name of an environment variable; the variable's value
+// is stored, read when the file is decoded.
+func envSecret[P any](get func(*P) *string) *value {
+	return &value{
+		typ: "string",
+		decode: func(dst any, n *yaml.Node) error {
+			name, err := decodeString(n)
+			if err != nil {
+				return err
+			}
+			if name == "" {
+				return fmt.Errorf("is empty: name the environment variable holding the secret")
+			}
+			secret, ok := os.LookupEnv(name)
+			if !ok {
+				return fmt.Errorf("environment variable %s is not set", name)
+			}
+			if secret == "" {
+				return fmt.Errorf("environment variable %s is empty", name)
+			}
+			*get(dst.(*P)) = secret
+			return nil
+		},
+		show: func(any) string { return `""` },
+	}
+}
+
+func stringMap[P any](get func(*P) *map[string]string) *value {
+	return &value{
+		typ:     "mapping of strings to strings",
+		strings: func(dst any) *map[string]string { return get(dst.(*P)) },
+		show: func(dst any) string {
+			m := *get(dst.(*P))
+			keys := make([]string, 0, len(m))
+			for k := range m {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for i, k := range keys {
+				keys[i] = yamlString(k) + ": " + yamlString(m[k])
+			}
+			return "{" + strings.Join(keys, ", ") + "}"
+		},
+	}
+}
+
+func mapping[P, C any](get func(*P) *C, o *object) *value {
+	return &value{typ: "mapping", obj: o, sub: func(dst any) any { return get(dst.(*P)) }}
+}
+
+func list[P, E any](get func(*P) *[]E, newElem func() E, o *object) *value {
+	return &value{
+		typ: "list",
+		obj: o,
+		add: func(dst any) any {
+			s := get(dst.(*P))
+			*s = append(*s, newElem())
+			return &(*s)[len(*s)-1]
+		},
+		elem: func() any {
+			e := newElem()
+			return &e
+		},
+	}
+}
+
+// Checks of string values.
+
+func notEmpty(what string) func(string) error {
+	return func(s string) error {
+		if s == "" {
+			return fmt.Errorf("is empty: set %s", what)
+		}
+		return nil
+	}
+}
+
+func optional(check func(string) error) func(string) error {
+	return func(s string) error {
+		if s == "" {
+			return nil
+		}
+		return check(s)
+	}
+}
+
+func hostPort(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil {
+		return fmt.Errorf("%q is not a host:port address: use one such as 127.0.0.1:4573, or :4573 for every interface", s)
+	}
+	return nil
+}
+
+var (
+	regionPattern  = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
+)
+
+func matches(re *regexp.Regexp, what, help string) func(string) error {
+	return func(s string) error {
+		if !re.MatchString(s) {
+			return fmt.Errorf("%q is not %s: use %s", s, what, help)
+		}
+		return nil
+	}
+}
+
+// orList joins names as "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// yamlString formats s as a YAML scalar that reads back as the string s.
+func yamlString(s string) string {
+	out, err := yaml.Marshal(s)
+	if err != nil {
+		return strconv.Quote(s)
+	}
+	return strings.TrimSuffix(string(out), "\n")
+}
