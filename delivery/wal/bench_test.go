@@ -1,0 +1,98 @@
+package wal
+
+import (
+	"context"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hydrantio/hydrant/record"
+)
+
+// benchBatch is the common case: a full PutRecordBatch of 500 × 1 KiB.
+func benchBatch() ([]record.Record, int64) {
+	rs := make([]record.Record, 500)
+	now := time.Now()
+	var n int64
+	for i := range rs {
+		rs[i] = record.Record{ArrivalTime: now, PartitionKey: "partition-key", Data: make([]byte, 1024)}
+		n += int64(len(rs[i].Data))
+	}
+	return rs, n
+}
+
+func BenchmarkAppend(b *testing.B) {
+	for _, appenders := range []int{1, 8} {
+		b.Run(map[int]string{1: "appenders=1", 8: "appenders=8"}[appenders], func(b *testing.B) {
+			l, err := Open(b.TempDir(), Options{Logger: discardLogger})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			batch, n := benchBatch()
+			b.SetBytes(n)
+			b.ReportAllocs()
+			b.ResetTimer()
+			var left atomic.Int64
+			left.Store(int64(b.N))
+			var wg sync.WaitGroup
+			for range appenders {
+				wg.Go(func() {
+					for left.Add(-1) >= 0 {
+						if _, err := l.Append(context.Background(), batch); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.StopTimer()
+			st := l.Stats()
+			b.ReportMetric(float64(st.Fsyncs)/float64(b.N), "fsyncs/op")
+		})
+	}
+}
+
+func BenchmarkRead(b *testing.B) {
+	l, err := Open(b.TempDir(), Options{Logger: discardLogger})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	batch, n := benchBatch()
+	const batches = 20
+	for range batches {
+		if _, err := l.Append(context.Background(), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(n) // per op: one batch worth of records
+	b.ReportAllocs()
+	b.ResetTimer()
+	var r *Reader
+	for i := 0; i < b.N; i++ {
+		if i%batches == 0 {
+			if r != nil {
+				r.Close()
+			}
+			if r, err = l.NewReader(0); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for range len(batch) {
+			if _, err := r.Next(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.StopTimer()
+	if r != nil {
+		if _, err := r.Next(); err != nil && err != io.EOF && b.N%batches != 0 {
+			b.Fatal(err)
+		}
+		r.Close()
+	}
+}
