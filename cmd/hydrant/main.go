@@ -22,6 +22,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newStreamsCmd(), newPutCmd())
+	root.AddCommand(newServeCmd(), newStreamsCmd(), newPutCmd(), newRepairCmd())
 	return root
 }

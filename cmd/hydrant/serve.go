@@ -145,7 +145,7 @@ func serve(ctx context.Context, cfg *config.Config, discard bool) error {
 			Registerer: reg,
 		})
 		if err != nil {
-			return err
+			return corruptionHint(err, cfg.Server.DataDir)
 		}
 		if err := mgr.ApplyConfig(ctx, cfg.Streams); err != nil {
 			closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

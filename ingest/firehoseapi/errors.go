@@ -1,0 +1,209 @@
+package firehoseapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/hydrantio/hydrant/delivery"
+	"github.com/hydrantio/hydrant/ingest/sigv4"
+)
+
+// AWS error codes the API answers with.
+const (
+	codeValidation             = "ValidationException"
+	codeSerialization          = "SerializationException"
+	codeInvalidArgument        = "InvalidArgumentException"
+	codeResourceNotFound       = "ResourceNotFoundException"
+	codeResourceInUse          = "ResourceInUseException"
+	codeConcurrentModification = "ConcurrentModificationException"
+	codeServiceUnavailable     = "ServiceUnavailableException"
+	codeUnknownOperation       = "UnknownOperationException"
+	codeAccessDenied           = "AccessDeniedException"
+	codeRequestEntityTooLarge  = "RequestEntityTooLargeException"
+	codeInternalFailure        = "InternalFailure"
+)
+
+// httpStatus is the HTTP status of each error code, as AWS answers it.
+var httpStatus = map[string]int{
+	codeValidation:                       http.StatusBadRequest,
+	codeSerialization:                    http.StatusBadRequest,
+	codeInvalidArgument:                  http.StatusBadRequest,
+	codeResourceNotFound:                 http.StatusBadRequest,
+	codeResourceInUse:                    http.StatusBadRequest,
+	codeConcurrentModification:           http.StatusBadRequest,
+	codeUnknownOperation:                 http.StatusBadRequest,
+	codeRequestEntityTooLarge:            http.StatusRequestEntityTooLarge,
+	codeAccessDenied:                     http.StatusForbidden,
+	codeServiceUnavailable:               http.StatusServiceUnavailable,
+	codeInternalFailure:                  http.StatusInternalServerError,
+	sigv4.CodeMissingAuthenticationToken: http.StatusForbidden,
+	sigv4.CodeIncompleteSignature:        http.StatusBadRequest,
+	sigv4.CodeInvalidSignature:           http.StatusBadRequest,
+	sigv4.CodeUnrecognizedClient:         http.StatusBadRequest,
+}
+
+// awsError is an error in the protocol's own shape.
+type awsError struct {
+	Code    string
+	Message string
+	// Status overrides the code's HTTP status when not zero.
+	Status int
+}
+
+func (e *awsError) Error() string { return e.Code + ": " + e.Message }
+
+// Messages of errors that Firehose words in a fixed way.
+const (
+	msgSlowDown        = "Slow down."
+	msgInternalFailure = "The request processing has failed because of an unknown error, exception or failure."
+)
+
+// deliveryErrors maps the delivery layer's errors onto AWS error codes and
+// messages. Together with awsErrorOf it is the one place where errors
+// become protocol errors.
+var deliveryErrors = []struct {
+	err     error
+	code    string
+	message func(a *API, rq *request) string
+}{
+	{delivery.ErrStreamNotFound, codeResourceNotFound, func(a *API, rq *request) string {
+		return "Firehose " + rq.stream + " under account " + a.account + " not found."
+	}},
+	{delivery.ErrStreamExists, codeResourceInUse, func(a *API, rq *request) string {
+		return "Firehose " + rq.stream + " under account " + a.account + " already exists."
+	}},
+	{delivery.ErrStreamNotActive, codeResourceInUse, func(a *API, rq *request) string {
+		return "Firehose " + rq.stream + " under account " + a.account + " is not ACTIVE; try again once DescribeDeliveryStream reports it ACTIVE."
+	}},
+	{delivery.ErrVersionMismatch, codeConcurrentModification, func(a *API, rq *request) string {
+		return "Firehose " + rq.stream + " under account " + a.account + " has changed since the given CurrentDeliveryStreamVersionId; call DescribeDeliveryStream for its current VersionId and retry."
+	}},
+	{delivery.ErrConfigManaged, codeInvalidArgument, func(a *API, rq *request) string {
+		return "Firehose " + rq.stream + " is declared in Hydrant's config file and cannot be changed through the API; change it in the config file instead."
+	}},
+	{delivery.ErrLogFull, codeServiceUnavailable, func(*API, *request) string { return msgSlowDown }},
+	{delivery.ErrClosed, codeServiceUnavailable, func(*API, *request) string {
+		return "Hydrant is shutting down; retry the request."
+	}},
+}
+
+// awsErrorOf turns any error a handler returns into the AWS error to answer
+// with. Unknown errors become InternalFailure and are logged.
+func (a *API) awsErrorOf(rq *request, err error) *awsError {
+	var ae *awsError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var se *sigv4.Error
+	if errors.As(err, &se) {
+		return &awsError{Code: se.Code, Message: se.Message}
+	}
+	var fe *delivery.FieldError
+	if errors.As(err, &fe) {
+		return &awsError{Code: codeInvalidArgument, Message: apiFieldName(fe.Field, rq.destParam) + ": " + fe.Message}
+	}
+	for _, de := range deliveryErrors {
+		if errors.Is(err, de.err) {
+			return &awsError{Code: de.code, Message: de.message(a, rq)}
+		}
+	}
+	if rq.ctx != nil && rq.ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		// The client went away mid-call; nobody reads this answer.
+		a.log.Debug("firehose api: client gone", "operation", rq.op, "stream", rq.stream, "request_id", rq.id, "err", err)
+		return &awsError{Code: codeInternalFailure, Message: msgInternalFailure}
+	}
+	a.log.Error("firehose api: internal error", "operation", rq.op, "stream", rq.stream, "request_id", rq.id, "err", err)
+	return &awsError{Code: codeInternalFailure, Message: msgInternalFailure}
+}
+
+// writeError answers err in AWS's error shape.
+func (a *API) writeError(rq *request, err error) {
+	ae := a.awsErrorOf(rq, err)
+	status := ae.Status
+	if status == 0 {
+		status = httpStatus[ae.Code]
+	}
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	body, _ := json.Marshal(struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+	}{ae.Code, ae.Message})
+	h := rq.w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("X-Amzn-Errortype", ae.Code)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	rq.status = status
+	rq.w.WriteHeader(status)
+	_, _ = rq.w.Write(body)
+}
+
+// apiFieldName turns the delivery package's config field path
+// (destination.buffering.size_mb) into the API's parameter name
+// (ExtendedS3DestinationConfiguration.BufferingHints.SizeInMBs).
+func apiFieldName(field, destParam string) string {
+	if destParam == "" {
+		destParam = "ExtendedS3DestinationConfiguration"
+	}
+	switch strings.TrimPrefix(field, "destination.") {
+	case "name":
+		return "DeliveryStreamName"
+	case "bucket":
+		return destParam + ".BucketARN"
+	case "role_arn":
+		return destParam + ".RoleARN"
+	case "prefix":
+		return destParam + ".Prefix"
+	case "error_output_prefix":
+		return destParam + ".ErrorOutputPrefix"
+	case "buffering.size_mb":
+		return destParam + ".BufferingHints.SizeInMBs"
+	case "buffering.interval_seconds":
+		return destParam + ".BufferingHints.IntervalInSeconds"
+	case "compression":
+		return destParam + ".CompressionFormat"
+	}
+	if strings.HasPrefix(field, "tags") {
+		return "Tags"
+	}
+	return field
+}
+
+// decodeJSON decodes a request body into v, answering SerializationException
+// for anything that is not the JSON the operation takes.
+func decodeJSON(body []byte, v any) error {
+	err := json.Unmarshal(body, v)
+	if err == nil {
+		return nil
+	}
+	var ae *awsError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var msg string
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var b64 base64.CorruptInputError
+	switch {
+	case errors.As(err, &syn):
+		msg = fmt.Sprintf("The request body is not valid JSON (at byte %d).", syn.Offset)
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			msg = fmt.Sprintf("Member %s cannot be a JSON %s.", echo(typ.Field), typ.Value)
+		} else {
+			msg = fmt.Sprintf("The request body must be a JSON object, not a JSON %s.", typ.Value)
+		}
+	case errors.As(err, &b64):
+		msg = fmt.Sprintf("Record data must be base64-encoded (illegal base64 data at input byte %d).", int64(b64))
+	default:
+		msg = "The request body is not valid JSON."
+	}
+	return &awsError{Code: codeSerialization, Message: msg}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package firehoseapi
+
+const raceEnabled = false
