@@ -211,16 +211,17 @@ func serve(ctx context.Context, cfg *config.Config, discard bool) error {
 		}
 	}
 	logger.Info("hydrant is serving", "firehose_api", endpoint, "metrics", endpoint+"/metrics", "data_dir", dataDir, "objects", objectsDir, "streams", strings.Join(names, ","))
+	stream := firstOr(names, "STREAM")
 	fmt.Fprintf(os.Stderr, `
   Hydrant is up.
-    Send records:   aws firehose put-record --endpoint-url %[1]s --delivery-stream-name %[2]s --record Data=aGVsbG8K --cli-binary-format base64
-                    hydrant put --stream %[2]s FILE        (newline-delimited records)
-    Objects land:   %[3]s/<bucket>/<prefix>…
-    Streams:        %[4]s   (hydrant streams list | create | describe | delete)
-    Metrics:        %[1]s/metrics
-  Stop with Ctrl-C; nothing acknowledged is lost.
+    Send records:  echo '{"hello":"hydrant"}' | %[5]s put --endpoint %[1]s --stream %[2]s
+                   aws firehose put-record --endpoint-url %[1]s --delivery-stream-name %[2]s --record '{"Data":"eyJoZWxsbyI6Imh5ZHJhbnQifQo="}'
+    Objects land:  %[3]s/<bucket>/…  (buffers are delivered by size or interval, whichever comes first)
+    Streams:       %[4]s  (%[5]s streams list | create | describe | delete)
+    Metrics:       %[1]s/metrics
+  Stop with Ctrl-C: records not yet delivered stay in the log and are delivered after the next start.
 
-`, endpoint, firstOr(names, "STREAM"), objectsDir, strings.Join(append([]string{}, names...), ", "))
+`, endpoint, stream, objectsDir, strings.Join(names, ", "), os.Args[0])
 
 	select {
 	case <-ctx.Done():
