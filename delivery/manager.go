@@ -245,8 +245,15 @@ func newStreamID() string {
 
 func (m *Manager) openStream(info StreamInfo) (*stream, error) {
 	dir := filepath.Join(m.streamsDir(), info.Config.Name)
+	segment := m.opts.SegmentBytes
+	if segment == 0 {
+		// Space comes back a whole delivered segment at a time, so keep
+		// segments small against the disk limit: backpressure then lifts
+		// as soon as some of the backlog is delivered, not all of it.
+		segment = min(wal.DefaultSegmentBytes, max(1<<20, info.Config.MaxLogBytes/16))
+	}
 	l, err := wal.Open(filepath.Join(dir, "wal"), wal.Options{
-		SegmentBytes: m.opts.SegmentBytes,
+		SegmentBytes: segment,
 		MaxBytes:     info.Config.MaxLogBytes,
 		Logger:       m.log.With("stream", info.Config.Name),
 	})
@@ -370,12 +377,14 @@ func (m *Manager) Delete(_ context.Context, name string, force bool) error {
 	if cur := s.info(); cur.Source == SourceConfig {
 		return ErrConfigManaged
 	}
-	if err := m.update(s, func(info *StreamInfo) { info.Status = StatusDeleting }); err != nil {
-		return err
-	}
+	// The force flag must be visible before the status, or the worker could
+	// see DELETING alone and deliver the backlog it is meant to discard.
 	if force {
 		s.forceDelete.Store(true)
-		s.wake()
+	}
+	if err := m.update(s, func(info *StreamInfo) { info.Status = StatusDeleting }); err != nil {
+		s.forceDelete.Store(false)
+		return err
 	}
 	m.log.Info("stream deleting", "stream", name, "force", force)
 	return nil
