@@ -11,17 +11,17 @@ import (
 // describe a stream's state are computed at scrape time by the manager's
 // collector, so a deleted stream leaves no stale series behind.
 type metrics struct {
-	incomingBytes     *prometheus.CounterVec
-	incomingRecords   *prometheus.CounterVec
-	incomingPuts      *prometheus.CounterVec
-	throttledRecords  *prometheus.CounterVec
-	deliveryBytes     *prometheus.CounterVec
-	deliveryRecords   *prometheus.CounterVec
-	deliveryObjects   *prometheus.CounterVec
-	deliveryAttempts  *prometheus.CounterVec
-	deliveryDuration  *prometheus.HistogramVec
-	compressedBytes   *prometheus.CounterVec
-	appendDuration    *prometheus.HistogramVec
+	incomingBytes    *prometheus.CounterVec
+	incomingRecords  *prometheus.CounterVec
+	incomingPuts     *prometheus.CounterVec
+	throttledRecords *prometheus.CounterVec
+	deliveryBytes    *prometheus.CounterVec
+	deliveryRecords  *prometheus.CounterVec
+	deliveryObjects  *prometheus.CounterVec
+	deliveryAttempts *prometheus.CounterVec
+	deliveryDuration *prometheus.HistogramVec
+	compressedBytes  *prometheus.CounterVec
+	appendDuration   *prometheus.HistogramVec
 }
 
 func newMetrics() *metrics {

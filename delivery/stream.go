@@ -58,7 +58,7 @@ type stream struct {
 
 type streamMetrics struct {
 	incomingBytes, incomingRecords, incomingPuts, throttledRecords prometheus.Counter
-	deliveryBytes, deliveryRecords, deliveryObjects, compressed   prometheus.Counter
+	deliveryBytes, deliveryRecords, deliveryObjects, compressed    prometheus.Counter
 	attemptsOK, attemptsErr                                        prometheus.Counter
 	deliveryDuration, appendDuration                               prometheus.Observer
 }
