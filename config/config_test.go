@@ -272,7 +272,7 @@ var errorTests = []struct {
 	{"streams:\n  - name: e\n    destination:\n      bucket: events\n      buffering: {interval_seconds: -1}\n",
 		`hydrant.yaml:5:37: streams[0].destination.buffering.interval_seconds: -1 is out of range: use 0 to 900`},
 	{"streams:\n  - name: bad name\n    destination: {bucket: events}\n",
-		`hydrant.yaml:2:11: streams[0].name: "bad name" is not a valid stream name: use 1 to 64 of a-z A-Z 0-9 _ . -`},
+		`hydrant.yaml:2:11: streams[0].name: "bad name" is not a valid stream name: use 1 to 64 of a-z A-Z 0-9 _ . -, not starting with a dot`},
 	{"streams:\n  - name: e\n    destination: {bucket: Events_1}\n",
 		`hydrant.yaml:3:27: streams[0].destination.bucket: "Events_1" is not a valid bucket name: use 3 to 63 of a-z 0-9 . -, starting and ending with a letter or digit`},
 	{"streams:\n  - name: e\n    max_log_bytes: 0\n    destination: {bucket: events}\n",

@@ -42,8 +42,11 @@ const (
 // namePattern is Firehose's DeliveryStreamName pattern.
 var namePattern = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,64}$`)
 
-// ValidName reports whether name is a valid delivery stream name.
-func ValidName(name string) bool { return namePattern.MatchString(name) }
+// ValidName reports whether name is a valid delivery stream name:
+// Firehose's pattern, less the names starting with a dot, which Hydrant
+// cannot use as directory names ("." and ".." would be the streams
+// directory and the data dir themselves).
+func ValidName(name string) bool { return namePattern.MatchString(name) && name[0] != '.' }
 
 // StreamConfig declares one delivery stream. It is what the config file,
 // the Firehose API and the on-disk stream definition all map onto.
@@ -133,7 +136,7 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 // the first problem as a *FieldError.
 func (c *StreamConfig) Validate() error {
 	if !ValidName(c.Name) {
-		return &FieldError{"name", fmt.Sprintf("%q is not a valid stream name: use 1 to 64 of a-z A-Z 0-9 _ . -", c.Name)}
+		return &FieldError{"name", fmt.Sprintf("%q is not a valid stream name: use 1 to 64 of a-z A-Z 0-9 _ . -, not starting with a dot", c.Name)}
 	}
 	if c.MaxLogBytes < MinMaxLogBytes {
 		return &FieldError{"max_log_bytes", fmt.Sprintf("%d is below the minimum of %d bytes", c.MaxLogBytes, MinMaxLogBytes)}

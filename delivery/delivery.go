@@ -7,6 +7,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -52,11 +53,12 @@ type StreamInfo struct {
 }
 
 // ObjectStore is where object destinations write (the embedded file store,
-// S3). PutObject returns only once the object is durable at the store, or
-// with an error; it writes atomically, so no reader sees half an object,
-// and calling it again with the same key replaces the first copy, which is
-// what makes redelivery after a crash exactly-once. PutObject does not keep
-// body after it returns.
+// S3). PutObject reads size bytes from body and returns only once the
+// object is durable at the store, or with an error; it writes atomically,
+// so no reader sees half an object, and calling it again with the same key
+// replaces the first copy, which is what makes redelivery after a crash
+// exactly-once. Each call gets a body positioned at the object's start;
+// PutObject does not keep it after it returns.
 type ObjectStore interface {
-	PutObject(ctx context.Context, bucket, key string, body []byte) error
+	PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64) error
 }

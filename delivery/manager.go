@@ -88,6 +88,13 @@ func NewManager(opts Options) (*Manager, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create streams directory: %w", err)
 	}
+	if err := syncDir(opts.DataDir); err != nil {
+		return nil, err
+	}
+	// Deletions that a crash interrupted: their streams are gone already.
+	if err := os.RemoveAll(m.trashDir()); err != nil {
+		return nil, fmt.Errorf("cannot empty %s: %w", m.trashDir(), err)
+	}
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list streams directory: %w", err)
@@ -107,12 +114,12 @@ func NewManager(opts Options) (*Manager, error) {
 			continue
 		}
 		if err != nil {
-			m.closeAll()
+			m.abort()
 			return nil, err
 		}
 		s, err := m.openStream(info)
 		if err != nil {
-			m.closeAll()
+			m.abort()
 			return nil, err
 		}
 		m.streams[info.Config.Name] = s
@@ -125,6 +132,19 @@ func NewManager(opts Options) (*Manager, error) {
 }
 
 func (m *Manager) streamsDir() string { return filepath.Join(m.opts.DataDir, "streams") }
+
+// trashDir is where a deleted stream's directory is moved, in one rename,
+// before it is removed; whatever is in it at start is removed.
+func (m *Manager) trashDir() string { return filepath.Join(m.opts.DataDir, "trash") }
+
+// abort undoes a NewManager that failed partway.
+func (m *Manager) abort() {
+	for _, s := range m.snapshot() {
+		s.stop()
+	}
+	m.wg.Wait()
+	_ = m.closeAll()
+}
 
 // ApplyConfig makes the streams declared in the config file exist as
 // declared. A declared stream that is new is created; one that exists is
@@ -155,6 +175,10 @@ func (m *Manager) ApplyConfig(ctx context.Context, cfgs []StreamConfig) error {
 		}
 		if cur.Source == SourceConfig && configEqual(cur.Config, cfg) {
 			continue
+		}
+		if cur.Config.MaxLogBytes != cfg.MaxLogBytes {
+			m.log.Warn("a changed max_log_bytes takes effect at the next start", "stream", cfg.Name,
+				"now", cur.Config.MaxLogBytes, "next", cfg.MaxLogBytes)
 		}
 		if err := m.update(s, func(info *StreamInfo) {
 			if !configEqual(info.Config, cfg) {
@@ -221,6 +245,9 @@ func (m *Manager) create(_ context.Context, cfg StreamConfig, source string) (St
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return StreamInfo{}, fmt.Errorf("cannot create stream directory: %w", err)
+	}
+	if err := syncDir(m.streamsDir()); err != nil {
+		return StreamInfo{}, err
 	}
 	if err := writeStreamInfo(dir, info); err != nil {
 		return StreamInfo{}, err
@@ -390,26 +417,35 @@ func (m *Manager) Delete(_ context.Context, name string, force bool) error {
 	return nil
 }
 
-// finishDelete runs on the stream's worker once it has drained.
+// finishDelete runs on the stream's worker once it has drained (or was
+// told to discard). The stream stays in the map, DELETING, until its
+// directory has left the streams directory, so a Create of the same name
+// cannot slip in and have its new directory removed.
 func (m *Manager) finishDelete(s *stream) {
+	if err := s.log.Close(); err != nil {
+		m.log.Warn("cannot close log of deleted stream", "stream", s.name, "err", err)
+	}
+	tomb := filepath.Join(m.trashDir(), s.name+"-"+s.info().ID)
+	err := os.MkdirAll(m.trashDir(), 0o755)
+	if err == nil {
+		err = os.Rename(s.dir, tomb)
+	}
+	if err == nil {
+		err = syncDir(m.streamsDir())
+	}
+	if err != nil {
+		// The stream stays listed as DELETING; the next start finishes the
+		// deletion.
+		m.log.Error("cannot remove deleted stream directory; the next start retries", "stream", s.name, "err", err)
+		return
+	}
 	m.mu.Lock()
 	if m.streams[s.name] == s {
 		delete(m.streams, s.name)
 	}
 	m.mu.Unlock()
-	if err := s.log.Close(); err != nil {
-		m.log.Warn("cannot close log of deleted stream", "stream", s.name, "err", err)
-	}
-	// Rename first so a crash mid-removal never leaves a half-deleted
-	// stream that looks alive.
-	tomb := filepath.Join(m.streamsDir(), "."+s.name+".deleted-"+s.info().ID)
-	if err := os.Rename(s.dir, tomb); err != nil {
-		m.log.Error("cannot remove deleted stream directory", "stream", s.name, "err", err)
-		return
-	}
-	syncDir(m.streamsDir())
 	if err := os.RemoveAll(tomb); err != nil {
-		m.log.Error("cannot remove deleted stream directory", "stream", s.name, "err", err)
+		m.log.Error("cannot remove deleted stream directory", "stream", s.name, "dir", tomb, "err", err)
 	}
 	m.metrics.forget(s.name)
 	m.log.Info("stream deleted", "stream", s.name)

@@ -31,14 +31,21 @@ type memStore struct {
 
 func newMemStore() *memStore { return &memStore{objects: map[string][]byte{}} }
 
-func (s *memStore) PutObject(_ context.Context, bucket, key string, body []byte) error {
+func (s *memStore) PutObject(_ context.Context, bucket, key string, body io.Reader, size int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.puts++
 	if s.fail != nil {
 		return s.fail
 	}
-	s.objects[bucket+"/"+key] = bytes.Clone(body)
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return err
+	}
+	if int64(len(b)) != size {
+		return fmt.Errorf("body holds %d bytes; size says %d", len(b), size)
+	}
+	s.objects[bucket+"/"+key] = b
 	return nil
 }
 
@@ -512,5 +519,73 @@ func TestConcurrentPutsAcrossStreams(t *testing.T) {
 		if c != 1 {
 			t.Fatalf("a record was delivered %d times", c)
 		}
+	}
+}
+
+func TestDotNamesRejected(t *testing.T) {
+	m := testManager(t, t.TempDir(), newMemStore(), nil)
+	for _, name := range []string{".", "..", ".hidden"} {
+		_, err := m.Create(context.Background(), streamConfig(name, 1, 0, GZIP))
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != "name" {
+			t.Errorf("Create(%q) = %v; want a FieldError on name", name, err)
+		}
+	}
+}
+
+// TestRecreateAfterDelete creates a stream again as soon as its deletion is
+// visible: the new stream must keep its directory and its records.
+func TestRecreateAfterDelete(t *testing.T) {
+	dir := t.TempDir()
+	store := newMemStore()
+	m := testManager(t, dir, store, nil)
+	ctx := context.Background()
+	for i := 0; i < 20; i++ {
+		if _, err := m.Create(ctx, streamConfig("again", 1, 0, Uncompressed)); err != nil {
+			t.Fatalf("round %d: Create = %v", i, err)
+		}
+		if _, err := m.Put(ctx, "again", makeRecords(fmt.Sprintf("round%02d", i), 0, 5, 50)); err != nil {
+			t.Fatalf("round %d: Put = %v", i, err)
+		}
+		if err := m.Delete(ctx, "again", false); err != nil {
+			t.Fatalf("round %d: Delete = %v", i, err)
+		}
+		waitFor(t, "deletion", 5*time.Second, func() bool { _, err := m.Describe("again"); return errors.Is(err, ErrStreamNotFound) })
+	}
+	if _, err := m.Create(ctx, streamConfig("again", 1, 900, Uncompressed)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Put(ctx, "again", makeRecords("last", 0, 5, 50)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "streams", "again", "stream.json")); err != nil {
+		t.Fatalf("the re-created stream lost its directory: %v", err)
+	}
+	got := store.records(t, Uncompressed)
+	for i := 0; i < 20; i++ {
+		checkExactlyOnce(t, got, fmt.Sprintf("round%02d", i), 5)
+	}
+}
+
+func TestInterruptedDeletionIsFinishedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	m := testManager(t, dir, newMemStore(), nil)
+	if _, err := m.Create(context.Background(), streamConfig("half", 1, 0, GZIP)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// A crash between the move to the trash and its removal.
+	trash := filepath.Join(dir, "trash", "gone-0123456789abcdef")
+	if err := os.MkdirAll(filepath.Join(trash, "wal"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m2 := testManager(t, dir, newMemStore(), nil)
+	if _, err := os.Stat(trash); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("trash left after start: %v", err)
+	}
+	if _, err := m2.Describe("half"); err != nil {
+		t.Errorf("Describe(half) after restart = %v", err)
 	}
 }

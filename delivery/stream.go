@@ -1,7 +1,7 @@
 package delivery
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -51,9 +51,9 @@ type stream struct {
 	stopOnce sync.Once
 
 	// Reused across batches.
-	out bytes.Buffer
-	zw  compress.Writer
-	zf  string
+	spool spool
+	zw    compress.Writer
+	zf    string
 }
 
 type streamMetrics struct {
@@ -106,7 +106,8 @@ func (s *stream) wake() {
 func (s *stream) stop() { s.stopOnce.Do(func() { close(s.stopCh) }) }
 
 // batch is the buffer being filled: records read from the log, compressed
-// as they come, so only the compressed form is held in memory.
+// as they come into the stream's spool file, so memory stays bounded
+// whatever the buffering hints and however many streams there are.
 type batch struct {
 	info         StreamInfo // the definition the batch was opened under
 	first, last  uint64
@@ -117,6 +118,69 @@ type batch struct {
 }
 
 func (b *batch) full() bool { return b.rawBytes >= b.info.Config.Destination.Buffering.SizeBytes() }
+
+// spool holds the compressed batch on disk. The log already has the
+// records, so the spool is never synced: after a crash the batch is built
+// again from the log.
+type spool struct {
+	path string
+	f    *os.File
+	bw   *bufio.Writer
+	n    int64
+	err  error
+}
+
+func (sp *spool) Write(p []byte) (int, error) {
+	if sp.err != nil {
+		return 0, sp.err
+	}
+	n, err := sp.bw.Write(p)
+	sp.n += int64(n)
+	if err != nil {
+		sp.err = fmt.Errorf("cannot write spool file %q: %w", sp.path, err)
+	}
+	return n, sp.err
+}
+
+// reset empties the spool for a new batch.
+func (sp *spool) reset() {
+	sp.n, sp.err = 0, nil
+	if sp.f == nil {
+		f, err := os.OpenFile(sp.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			sp.err = fmt.Errorf("cannot open spool file: %w", err)
+			return
+		}
+		sp.f, sp.bw = f, bufio.NewWriterSize(f, 256<<10)
+		return
+	}
+	if err := sp.f.Truncate(0); err != nil {
+		sp.err = fmt.Errorf("cannot truncate spool file %q: %w", sp.path, err)
+		return
+	}
+	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
+		sp.err = fmt.Errorf("cannot rewind spool file %q: %w", sp.path, err)
+		return
+	}
+	sp.bw.Reset(sp.f)
+}
+
+// finish flushes the spool and returns its size.
+func (sp *spool) finish() (int64, error) {
+	if sp.err == nil {
+		if err := sp.bw.Flush(); err != nil {
+			sp.err = fmt.Errorf("cannot write spool file %q: %w", sp.path, err)
+		}
+	}
+	return sp.n, sp.err
+}
+
+func (sp *spool) close() {
+	if sp.f != nil {
+		sp.f.Close()
+		sp.f = nil
+	}
+}
 
 // pending is the delivery intent, made durable before an object is written:
 // after a crash the same records go to the same key, so the object is
@@ -129,7 +193,19 @@ type pending struct {
 	Compression string `json:"compression"`
 }
 
-const pendingFile = "pending.json"
+const (
+	pendingFile = "pending.json"
+	spoolFile   = "spool"
+)
+
+// outcome is how a delivery attempt ended.
+type outcome int
+
+const (
+	delivered outcome = iota // written and committed
+	stopped                  // the worker is stopping, or the stream is being force-deleted
+	rebuild                  // the spool failed: read the batch again from the log
+)
 
 // run is the delivery worker. It returns when the stream is stopped or
 // deleted.
@@ -143,6 +219,8 @@ func (s *stream) run() {
 		case <-ctx.Done():
 		}
 	}()
+	s.spool.path = filepath.Join(s.dir, spoolFile)
+	defer s.spool.close()
 
 	if err := s.redeliverPending(ctx); err != nil {
 		return // stopped
@@ -154,14 +232,18 @@ func (s *stream) run() {
 	defer func() { r.Close() }()
 
 	var b *batch
+	failures := 0
 	for {
-		if s.forceDelete.Load() {
+		info := s.info()
+		// Force applies only once DELETING is durable: Delete sets the flag
+		// first, and backs out if it cannot record the status.
+		if s.forceDelete.Load() && info.Status == StatusDeleting {
 			s.oldestUndelivered.Store(0)
 			r.Close()
+			s.spool.close()
 			s.m.finishDelete(s)
 			return
 		}
-		info := s.info()
 		deleting := info.Status == StatusDeleting
 		appended := s.log.Appended() // before reading, so no append is missed
 		caughtUp := false
@@ -176,12 +258,10 @@ func (s *stream) run() {
 				if !sleep(ctx, time.Second) {
 					return
 				}
-				r.Close()
-				if r, err = s.openReader(ctx, s.log.Committed()); err != nil {
+				if r, err = s.reopen(ctx, r); err != nil {
 					return
 				}
 				b = nil
-				s.oldestUndelivered.Store(0)
 				continue
 			}
 			if b == nil {
@@ -193,16 +273,27 @@ func (s *stream) run() {
 		if b != nil {
 			hints := b.info.Config.Destination.Buffering
 			due := b.openedAt.Add(hints.Interval())
-			now := s.m.now()
-			if b.full() || !now.Before(due) || (caughtUp && (hints.IntervalSeconds == 0 || deleting)) {
-				if !s.deliver(ctx, b) {
-					if s.forceDelete.Load() {
-						b = nil
-						continue
-					}
+			if b.full() || !s.m.now().Before(due) || (caughtUp && (hints.IntervalSeconds == 0 || deleting)) {
+				out := s.deliver(ctx, b)
+				b = nil
+				if out == delivered {
+					failures = 0
+					continue
+				}
+				if ctx.Err() != nil {
 					return
 				}
-				b = nil
+				if out == rebuild {
+					failures++
+					if !sleep(ctx, s.m.opts.Retry.Delay(failures)) {
+						return
+					}
+				}
+				// The batch's records were read but not committed: read
+				// them again.
+				if r, err = s.reopen(ctx, r); err != nil {
+					return
+				}
 				continue
 			}
 		}
@@ -231,17 +322,25 @@ func (s *stream) run() {
 	}
 }
 
+// reopen replaces r with a reader at the committed offset, dropping what
+// was read past it.
+func (s *stream) reopen(ctx context.Context, r *wal.Reader) (*wal.Reader, error) {
+	r.Close()
+	s.oldestUndelivered.Store(0)
+	return s.openReader(ctx, s.log.Committed())
+}
+
 // tryFinishDelete removes a draining stream once every record in its log
 // has been delivered, and reports whether it did.
 func (s *stream) tryFinishDelete() bool {
 	s.putMu.Lock()
+	defer s.putMu.Unlock()
 	st := s.log.Stats()
 	if st.Committed != st.NextOffset {
-		s.putMu.Unlock()
 		return false
 	}
+	s.spool.close()
 	s.m.finishDelete(s)
-	s.putMu.Unlock()
 	return true
 }
 
@@ -258,18 +357,27 @@ func (s *stream) openReader(ctx context.Context, from uint64) (*wal.Reader, erro
 	}
 }
 
-func (s *stream) openBatch(info StreamInfo, first record.Record) *batch {
-	dest := info.Config.Destination
-	if s.zw == nil || s.zf != dest.Compression {
-		zw, err := compress.NewWriter(dest.Compression, &s.out)
+// compressor returns the stream's compressor for format, writing into the
+// freshly reset spool.
+func (s *stream) compressor(format string) (compress.Writer, error) {
+	s.spool.reset()
+	if s.zw == nil || s.zf != format {
+		zw, err := compress.NewWriter(format, &s.spool)
 		if err != nil {
-			// Validate guarantees a known format.
-			panic(fmt.Sprintf("delivery: compression %q: %v", dest.Compression, err))
+			return nil, err
 		}
-		s.zw, s.zf = zw, dest.Compression
+		s.zw, s.zf = zw, format
+		return zw, nil
 	}
-	s.out.Reset()
-	s.zw.Reset(&s.out)
+	s.zw.Reset(&s.spool)
+	return s.zw, nil
+}
+
+func (s *stream) openBatch(info StreamInfo, first record.Record) *batch {
+	if _, err := s.compressor(info.Config.Destination.Compression); err != nil {
+		// Validate admits only known formats.
+		panic(fmt.Sprintf("delivery: %v", err))
+	}
 	s.oldestUndelivered.CompareAndSwap(0, first.ArrivalTime.UnixNano())
 	return &batch{
 		info:         info,
@@ -280,7 +388,7 @@ func (s *stream) openBatch(info StreamInfo, first record.Record) *batch {
 }
 
 func (s *stream) add(b *batch, rec record.Record) {
-	// Writes to a bytes.Buffer through a compressor cannot fail.
+	// A spool write error sticks in the spool and surfaces in deliver.
 	_, _ = s.zw.Write(rec.Data)
 	b.last = rec.Offset
 	b.records++
@@ -288,12 +396,8 @@ func (s *stream) add(b *batch, rec record.Record) {
 }
 
 // deliver writes the batch as one object, retrying with backoff until it
-// succeeds, then commits the log. It returns false only when the worker is
-// stopped, leaving the batch uncommitted in the log.
-func (s *stream) deliver(ctx context.Context, b *batch) bool {
-	if err := s.zw.Close(); err != nil {
-		panic(fmt.Sprintf("delivery: cannot finish %s compression: %v", s.zf, err))
-	}
+// succeeds, then commits the log.
+func (s *stream) deliver(ctx context.Context, b *batch) outcome {
 	dest := b.info.Config.Destination
 	p := pending{
 		First:  b.first,
@@ -311,17 +415,25 @@ func (s *stream) deliver(ctx context.Context, b *batch) bool {
 		}),
 		Compression: dest.Compression,
 	}
-	if !s.retry(ctx, "cannot record the delivery intent", func() error { return s.writePending(p) }) {
-		return false
-	}
-	return s.put(ctx, p, s.out.Bytes(), b.records, b.rawBytes)
+	return s.put(ctx, p, b.records, b.rawBytes, true)
 }
 
-// put writes one object, retrying until it succeeds, then commits.
-func (s *stream) put(ctx context.Context, p pending, body []byte, records, rawBytes int) bool {
+// put finishes the batch in the spool, records the delivery intent (unless
+// it is already on disk), writes the object, retrying until it succeeds,
+// and commits.
+func (s *stream) put(ctx context.Context, p pending, records, rawBytes int, recordIntent bool) outcome {
+	zerr := s.zw.Close()
+	size, err := s.spool.finish()
+	if err = errors.Join(zerr, err); err != nil {
+		s.logger.Error("cannot build the object; reading the batch again from the log", "err", err)
+		return rebuild
+	}
+	if recordIntent && !s.retry(ctx, "cannot record the delivery intent", func() error { return s.writePending(p) }) {
+		return stopped
+	}
 	ok := s.retry(ctx, "cannot write object", func() error {
 		start := time.Now()
-		err := s.m.opts.Store.PutObject(ctx, p.Bucket, p.Key, body)
+		err := s.m.opts.Store.PutObject(ctx, p.Bucket, p.Key, io.NewSectionReader(s.spool.f, 0, size), size)
 		s.metrics.deliveryDuration.Observe(time.Since(start).Seconds())
 		if err != nil {
 			s.metrics.attemptsErr.Inc()
@@ -331,18 +443,18 @@ func (s *stream) put(ctx context.Context, p pending, body []byte, records, rawBy
 		return nil
 	})
 	if !ok {
-		return false
+		return stopped
 	}
 	if !s.retry(ctx, "cannot commit the stream's log", func() error { return s.log.Commit(p.Last + 1) }) {
-		return false
+		return stopped
 	}
 	s.oldestUndelivered.Store(0)
 	s.metrics.deliveryObjects.Inc()
 	s.metrics.deliveryRecords.Add(float64(records))
 	s.metrics.deliveryBytes.Add(float64(rawBytes))
-	s.metrics.compressed.Add(float64(len(body)))
-	s.logger.Debug("object delivered", "bucket", p.Bucket, "key", p.Key, "first", p.First, "last", p.Last, "records", records, "bytes", len(body))
-	return true
+	s.metrics.compressed.Add(float64(size))
+	s.logger.Debug("object delivered", "bucket", p.Bucket, "key", p.Key, "first", p.First, "last", p.Last, "records", records, "bytes", size)
+	return delivered
 }
 
 // retry calls f until it succeeds, backing off between attempts, and
@@ -382,7 +494,8 @@ func (s *stream) writePending(p pending) error {
 
 // redeliverPending finishes a delivery that a crash interrupted: if the
 // intent on disk covers records not yet committed, the same records are
-// written again to the same key.
+// written again to the same key. It returns an error only when the worker
+// is stopped.
 func (s *stream) redeliverPending(ctx context.Context) error {
 	raw, err := os.ReadFile(filepath.Join(s.dir, pendingFile))
 	if errors.Is(err, os.ErrNotExist) {
@@ -406,30 +519,59 @@ func (s *stream) redeliverPending(ctx context.Context) error {
 			"first", p.First, "last", p.Last, "committed", committed)
 		return nil
 	}
+	for failures := 1; ; failures++ {
+		out, err := s.redeliver(ctx, p)
+		if err != nil {
+			s.logger.Error("ignoring delivery intent", "first", p.First, "last", p.Last, "err", err)
+			return nil
+		}
+		switch out {
+		case delivered:
+			return nil
+		case stopped:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return nil // force-deleted: the main loop finishes it
+		}
+		if !sleep(ctx, s.m.opts.Retry.Delay(failures)) {
+			return ctx.Err()
+		}
+	}
+}
+
+// redeliver builds the batch of intent p from the log and puts it. An
+// error means the intent cannot be honoured at all.
+func (s *stream) redeliver(ctx context.Context, p pending) (outcome, error) {
 	r, err := s.openReader(ctx, p.First)
 	if err != nil {
-		return err
+		return stopped, nil
 	}
-	defer r.Close()
-	zw, err := compress.NewWriter(p.Compression, &s.out)
+	defer func() { r.Close() }()
+	zw, err := s.compressor(p.Compression)
 	if err != nil {
-		s.logger.Error("ignoring delivery intent with unknown compression", "compression", p.Compression)
-		return nil
+		return stopped, err
 	}
-	s.out.Reset()
-	zw.Reset(&s.out)
 	var records, rawBytes int
 	for off := p.First; off <= p.Last; {
 		rec, err := r.Next()
 		if errors.Is(err, io.EOF) {
-			s.logger.Error("delivery intent covers records missing from the log; ignoring it", "first", p.First, "last", p.Last, "missing_from", off)
-			return nil
+			return stopped, fmt.Errorf("it covers records missing from the log, from offset %d", off)
 		}
 		if err != nil {
 			s.logger.Error("cannot read records of the delivery intent; retrying", "err", err)
 			if !sleep(ctx, time.Second) {
-				return ctx.Err()
+				return stopped, nil
 			}
+			// Reader errors are sticky: start the batch over.
+			r.Close()
+			if r, err = s.openReader(ctx, p.First); err != nil {
+				return stopped, nil
+			}
+			if zw, err = s.compressor(p.Compression); err != nil {
+				return stopped, err
+			}
+			records, rawBytes, off = 0, 0, p.First
 			continue
 		}
 		if records == 0 {
@@ -440,12 +582,6 @@ func (s *stream) redeliverPending(ctx context.Context) error {
 		rawBytes += len(rec.Data)
 		off = rec.Offset + 1
 	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
 	s.logger.Info("redelivering the batch a restart interrupted", "key", p.Key, "first", p.First, "last", p.Last)
-	if !s.put(ctx, p, s.out.Bytes(), records, rawBytes) {
-		return ctx.Err()
-	}
-	return nil
+	return s.put(ctx, p, records, rawBytes, false), nil
 }

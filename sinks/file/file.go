@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
@@ -146,7 +147,7 @@ func (s *Store) Path(bucket, key string) (string, error) {
 // PutObject writes body as the object key in bucket, replacing any object
 // of that name atomically, and returns once the object is durable. It does
 // not keep body. An error leaves the previous object, if any, in place.
-func (s *Store) PutObject(ctx context.Context, bucket, key string, body []byte) error {
+func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -167,7 +168,7 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body []byte) 
 	if err := s.ensureDir(dir); err != nil {
 		return err
 	}
-	tmp, err := writeTemp(dir, filepath.Base(path), body)
+	tmp, err := writeTemp(dir, filepath.Base(path), body, size)
 	if err != nil {
 		return err
 	}
@@ -185,9 +186,9 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body []byte) 
 	return syncDir(dir)
 }
 
-// writeTemp writes body to a new, fsynced temporary file in dir and
-// returns its path.
-func writeTemp(dir, name string, body []byte) (string, error) {
+// writeTemp writes the size bytes of body to a new, fsynced temporary file
+// in dir and returns its path.
+func writeTemp(dir, name string, body io.Reader, size int64) (string, error) {
 	// Enough of the name to tell what the file was for, cut at a rune
 	// boundary so the name stays valid UTF-8.
 	if len(name) > 64 {
@@ -210,14 +211,16 @@ func writeTemp(dir, name string, body []byte) (string, error) {
 			return "", fmt.Errorf("cannot create temporary file %q: %w", path, err)
 		}
 	}
-	_, err := f.Write(body)
-	if err == nil {
-		err = f.Sync()
-		if err != nil {
+	n, err := io.Copy(f, io.LimitReader(body, size+1))
+	switch {
+	case err != nil:
+		err = fmt.Errorf("cannot write %q: %w", path, err)
+	case n != size:
+		err = fmt.Errorf("cannot write %q: the body holds %d bytes, not the %d announced", path, n, size)
+	default:
+		if err = f.Sync(); err != nil {
 			err = fmt.Errorf("cannot sync %q: %w", path, err)
 		}
-	} else {
-		err = fmt.Errorf("cannot write %q: %w", path, err)
 	}
 	if cerr := f.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("cannot close %q: %w", path, cerr)

@@ -26,7 +26,7 @@ func newStore(t testing.TB) *Store {
 
 func put(t testing.TB, s *Store, bucket, key string, body []byte) {
 	t.Helper()
-	if err := s.PutObject(context.Background(), bucket, key, body); err != nil {
+	if err := s.PutObject(context.Background(), bucket, key, bytes.NewReader(body), int64(len(body))); err != nil {
 		t.Fatalf("PutObject(%q, %q) = %v", bucket, key, err)
 	}
 }
@@ -118,7 +118,7 @@ func TestPutObjectAtomic(t *testing.T) {
 	wg.Go(func() {
 		defer cancel()
 		for i := range 30 {
-			if err := s.PutObject(context.Background(), "b", "obj", versions[i%len(versions)]); err != nil {
+			if err := s.PutObject(context.Background(), "b", "obj", bytes.NewReader(versions[i%len(versions)]), int64(len(versions[i%len(versions)]))); err != nil {
 				t.Error(err)
 				return
 			}
@@ -171,7 +171,7 @@ func TestPutObjectRejectsBadNames(t *testing.T) {
 		{"b", strings.Repeat("a/", 512) + "a"},
 	}
 	for _, tt := range tests {
-		err := s.PutObject(context.Background(), tt.bucket, tt.key, []byte("x"))
+		err := s.PutObject(context.Background(), tt.bucket, tt.key, strings.NewReader("x"), 1)
 		if !errors.Is(err, ErrInvalidName) {
 			t.Errorf("PutObject(%q, %q) = %v; want an error wrapping ErrInvalidName", tt.bucket, tt.key, err)
 		}
@@ -184,11 +184,11 @@ func TestPutObjectRejectsBadNames(t *testing.T) {
 func TestPutObjectNameConflicts(t *testing.T) {
 	s := newStore(t)
 	put(t, s, "b", "a", []byte("file"))
-	if err := s.PutObject(context.Background(), "b", "a/b", []byte("x")); !errors.Is(err, ErrInvalidName) {
+	if err := s.PutObject(context.Background(), "b", "a/b", bytes.NewReader([]byte("x")), int64(len([]byte("x")))); !errors.Is(err, ErrInvalidName) {
 		t.Errorf("put below an object = %v; want ErrInvalidName", err)
 	}
 	put(t, s, "b", "d/e", []byte("x"))
-	if err := s.PutObject(context.Background(), "b", "d", []byte("x")); !errors.Is(err, ErrInvalidName) {
+	if err := s.PutObject(context.Background(), "b", "d", bytes.NewReader([]byte("x")), int64(len([]byte("x")))); !errors.Is(err, ErrInvalidName) {
 		t.Errorf("put over a directory = %v; want ErrInvalidName", err)
 	}
 	if got := files(t, s.Root()); !slices.Equal(got, []string{"b/a", "b/d/e"}) {
@@ -206,7 +206,7 @@ func TestPutObjectConcurrent(t *testing.T) {
 				// Shared and separate directories, created concurrently.
 				key := fmt.Sprintf("2024/05/%02d/w%d-%d", i%3, w, i)
 				body := []byte(key)
-				if err := s.PutObject(context.Background(), "b", key, body); err != nil {
+				if err := s.PutObject(context.Background(), "b", key, bytes.NewReader(body), int64(len(body))); err != nil {
 					t.Error(err)
 					return
 				}
@@ -264,7 +264,7 @@ func TestPutObjectContext(t *testing.T) {
 	s := newStore(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := s.PutObject(ctx, "b", "k", []byte("v")); !errors.Is(err, context.Canceled) {
+	if err := s.PutObject(ctx, "b", "k", bytes.NewReader([]byte("v")), int64(len([]byte("v")))); !errors.Is(err, context.Canceled) {
 		t.Fatalf("PutObject with a canceled context = %v; want context.Canceled", err)
 	}
 	if got := files(t, s.Root()); len(got) != 0 {
@@ -280,7 +280,7 @@ func TestClose(t *testing.T) {
 	if err := s.Close(ctx); err != nil {
 		t.Fatalf("Close() = %v", err)
 	}
-	if err := s.PutObject(context.Background(), "b", "k2", []byte("v")); !errors.Is(err, ErrClosed) {
+	if err := s.PutObject(context.Background(), "b", "k2", bytes.NewReader([]byte("v")), int64(len([]byte("v")))); !errors.Is(err, ErrClosed) {
 		t.Fatalf("PutObject after Close = %v; want ErrClosed", err)
 	}
 }
@@ -293,7 +293,7 @@ func BenchmarkPutObject(b *testing.B) {
 	for b.Loop() {
 		// A new key each time, in hourly directories, as delivery writes.
 		key := fmt.Sprintf("2024/05/01/%02d/stream-1-%020d.gz", i/100%24, i)
-		if err := s.PutObject(context.Background(), "bench", key, body); err != nil {
+		if err := s.PutObject(context.Background(), "bench", key, bytes.NewReader(body), int64(len(body))); err != nil {
 			b.Fatal(err)
 		}
 		i++

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestParseSize(t *testing.T) {
+	f := func(in string, want int64) {
+		t.Helper()
+		got, err := parseSize(in)
+		if err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	f("500MiB", 500<<20)
+	f("1GiB", 1<<30)
+	f("1.5 GiB", 3<<29)
+	f("100MB", 100e6)
+	f("4096", 4096)
+	for _, bad := range []string{"", "MiB", "-1MiB", "lots"} {
+		if _, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q) succeeded; want an error", bad)
+		}
+	}
+}
+
+func TestFastFailed(t *testing.T) {
+	f := func(in string, want int, wantOK bool) {
+		t.Helper()
+		got, ok := fastFailed([]byte(in))
+		if got != want || ok != wantOK {
+			t.Errorf("fastFailed(%q) = %d, %v; want %d, %v", in, got, ok, want, wantOK)
+		}
+	}
+	f(`{"Encrypted":false,"FailedPutCount":0,"RequestResponses":[]}`, 0, true)
+	f(`{"FailedPutCount" : 12, "RequestResponses":[]}`, 12, true)
+	f(`{"RequestResponses":[]}`, 0, false)
+	f(`{"FailedPutCount":null}`, 0, false)
+}
+
+func TestRecordsAreExactSizeJSONLines(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, size := range []int{512, 1024, 4096} {
+		for i := range 200 {
+			for _, rec := range [][]byte{makeRecord(rng, i, size), makeRandomRecord(rng, size)} {
+				if len(rec) != size || bytes.Count(rec, []byte{'\n'}) != 1 || rec[size-1] != '\n' {
+					t.Fatalf("record %d of size %d: %d bytes, %d newlines", i, size, len(rec), bytes.Count(rec, []byte{'\n'}))
+				}
+			}
+			if rec := makeRecord(rng, i, size); !json.Valid(rec) {
+				t.Fatalf("record %d is not valid JSON: %s", i, rec)
+			}
+		}
+	}
+}
+
+func TestPayloadEncodesPutRecordBatch(t *testing.T) {
+	p := newPayload("s-1", 2, 5, 512, false)
+	p.withTail(3)
+	for _, body := range [][]byte{p.bodies[0], p.bodies[1], p.tail} {
+		var req struct {
+			DeliveryStreamName string
+			Records            []struct{ Data []byte }
+		}
+		if err := json.Unmarshal(body, &req); err != nil {
+			t.Fatalf("body is not JSON: %v", err)
+		}
+		if req.DeliveryStreamName != "s-1" {
+			t.Errorf("DeliveryStreamName = %q; want s-1", req.DeliveryStreamName)
+		}
+		for i, r := range req.Records {
+			if len(r.Data) != 512 {
+				t.Errorf("record %d: %d bytes; want 512", i, len(r.Data))
+			}
+		}
+	}
+	if n := bytes.Count(p.tail, []byte(`"Data"`)); n != 3 {
+		t.Errorf("tail holds %d records; want 3", n)
+	}
+	if got, _ := base64.StdEncoding.DecodeString(p.data[1][4]); len(got) != 512 {
+		t.Errorf("data[1][4] decodes to %d bytes; want 512", len(got))
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	m := metrics{
+		`go_info{version="go1.26.8"} 1`,
+		`hydrant_delivery_records_total{stream="e2e"} 1.048576e+06`,
+		`hydrant_delivery_records_total{stream="e2e-2"} 5`,
+		`hydrant_backlog_records{stream="a"} 3`,
+		`hydrant_backlog_records{stream="b"} 4`,
+		`hydrant_backlog_records_other 100`,
+		`go_sched_gomaxprocs_threads 2`,
+	}
+	if got := m.sum("hydrant_delivery_records_total", streamLabel("e2e")); got != 1048576 {
+		t.Errorf("delivered{e2e} = %v; want 1048576", got)
+	}
+	if got := m.sum("hydrant_backlog_records"); got != 7 {
+		t.Errorf("sum(backlog) = %v; want 7", got)
+	}
+	if got := m.sum("go_sched_gomaxprocs_threads"); got != 2 {
+		t.Errorf("gomaxprocs = %v; want 2", got)
+	}
+	if got := m.label("go_info", "version"); got != "go1.26.8" {
+		t.Errorf("go_info version = %q; want go1.26.8", got)
+	}
+}
