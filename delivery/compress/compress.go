@@ -22,6 +22,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
 )
 
 // Format names. They are the values of delivery's CompressionFormat
@@ -91,8 +92,11 @@ func NewWriter(format string, w io.Writer) (Writer, error) {
 	case Uncompressed:
 		return &plainWriter{w: w}, nil
 	case GZIP:
-		zw, err := gzip.NewWriterLevel(w, GzipLevel)
+		zw, err := pgzip.NewWriterLevel(w, GzipLevel)
 		if err != nil {
+			return nil, fmt.Errorf("cannot create gzip writer: %w", err)
+		}
+		if err := zw.SetConcurrency(gzipBlockSize, gzipBlocks); err != nil {
 			return nil, fmt.Errorf("cannot create gzip writer: %w", err)
 		}
 		g := gzipWriter{zw}
@@ -189,7 +193,19 @@ func ContentEncoding(format string) string {
 // gzipWriter writes a gzip member whose header holds no name and no
 // modification time (MTIME 0, "not available"), so the output depends on
 // the input only.
-type gzipWriter struct{ *gzip.Writer }
+//
+// It compresses gzipBlockSize blocks on up to gzipBlocks goroutines
+// (pgzip): one gzip member, each block deflated with the previous block's
+// tail as its dictionary, so the bytes depend on the input and block size
+// only, never on scheduling. On two cores this lets a stream catching up
+// on a backlog use both, where a single deflate stream would leave one
+// idle; while the cores are busy with ingest it costs nothing extra.
+type gzipWriter struct{ *pgzip.Writer }
+
+const (
+	gzipBlockSize = 512 << 10
+	gzipBlocks    = 4
+)
 
 func (g gzipWriter) Reset(w io.Writer) {
 	g.Writer.Reset(w)
