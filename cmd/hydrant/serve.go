@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -34,6 +35,7 @@ type serveFlags struct {
 	kafkaAddr string
 	logLevel  string
 	discard   bool
+	pprof     bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -52,7 +54,7 @@ durable stream logs under --data-dir, and delivery to the embedded object store
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, cfg, f.discard)
+			return serve(ctx, cfg, f.discard, f.pprof)
 		},
 	}
 	fl := cmd.Flags()
@@ -64,6 +66,7 @@ durable stream logs under --data-dir, and delivery to the embedded object store
 	fl.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error (default info)")
 	fl.BoolVar(&f.discard, "discard", false, "benchmark baseline: decode Firehose requests and discard the records")
 	_ = fl.MarkHidden("discard")
+	fl.BoolVar(&f.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ on the HTTP port (loopback only)")
 	return cmd
 }
 
@@ -109,7 +112,7 @@ func newLogger(level slog.Level, format string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-func serve(ctx context.Context, cfg *config.Config, discard bool) error {
+func serve(ctx context.Context, cfg *config.Config, discard, profile bool) error {
 	logger := newLogger(cfg.Server.LogLevel, cfg.Server.LogFormat)
 	dataDir, err := filepath.Abs(cfg.Server.DataDir)
 	if err != nil {
@@ -180,6 +183,12 @@ func serve(ctx context.Context, cfg *config.Config, discard bool) error {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("/", api)
+	if profile {
+		mux.Handle("/debug/pprof/", loopbackOnly(http.HandlerFunc(pprof.Index)))
+		mux.Handle("/debug/pprof/profile", loopbackOnly(http.HandlerFunc(pprof.Profile)))
+		mux.Handle("/debug/pprof/trace", loopbackOnly(http.HandlerFunc(pprof.Trace)))
+		logger.Warn("profiler on at /debug/pprof/ (loopback clients only)")
+	}
 
 	ln, err := net.Listen("tcp", cfg.Server.HTTPAddr)
 	if err != nil {
@@ -244,6 +253,18 @@ func serve(ctx context.Context, cfg *config.Config, discard bool) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// loopbackOnly refuses requests from other hosts.
+func loopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			http.Error(w, "the profiler serves loopback clients only", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func firstOr(s []string, def string) string {
