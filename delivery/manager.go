@@ -38,6 +38,9 @@ type Options struct {
 	Retry Backoff
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// FlushTimeout bounds how long Close lets workers deliver their open
+	// buffers; 0 means 10 s.
+	FlushTimeout time.Duration
 }
 
 // Manager owns every delivery stream of one node: their definitions, logs
@@ -70,6 +73,9 @@ func NewManager(opts Options) (*Manager, error) {
 		return nil, errors.New("delivery: no object store configured")
 	}
 	opts.Retry = opts.Retry.withDefaults()
+	if opts.FlushTimeout <= 0 {
+		opts.FlushTimeout = 10 * time.Second
+	}
 	m := &Manager{
 		opts:    opts,
 		log:     opts.Logger,
@@ -492,9 +498,12 @@ func (m *Manager) Put(ctx context.Context, name string, recs []record.Record) (f
 	return first, nil
 }
 
-// Close stops every delivery worker, letting an object write in flight
-// finish, then closes the logs. Records not yet delivered stay in the logs
-// and are delivered after the next start.
+// Close stops every delivery worker and closes the logs. Call it once no
+// more records are being put. Each worker first delivers what its log
+// holds, ignoring the buffering hints, so a graceful restart does not leave
+// recent records waiting for the next start. Workers still busy after
+// FlushTimeout (or when ctx ends) are stopped where they are, which loses
+// nothing either: the rest is delivered after the next start.
 func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Lock()
 	if m.closed {
@@ -504,10 +513,21 @@ func (m *Manager) Close(ctx context.Context) error {
 	m.closed = true
 	m.mu.Unlock()
 	for _, s := range m.snapshot() {
-		s.stop()
+		s.draining.Store(true)
+		s.wake()
 	}
 	done := make(chan struct{})
 	go func() { m.wg.Wait(); close(done) }()
+	t := time.NewTimer(m.opts.FlushTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	for _, s := range m.snapshot() {
+		s.stop()
+	}
 	select {
 	case <-done:
 	case <-ctx.Done():

@@ -98,6 +98,7 @@ func testManager(t *testing.T, dir string, store ObjectStore, reg prometheus.Reg
 		Registerer:   reg,
 		SegmentBytes: 256 << 10,
 		Retry:        Backoff{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond},
+		FlushTimeout: 300 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatalf("NewManager: %v", err)
@@ -407,7 +408,9 @@ func TestForceDeleteDiscards(t *testing.T) {
 
 func TestStreamsSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
-	m := testManager(t, dir, newMemStore(), nil)
+	down := newMemStore()
+	down.setFail(errors.New("down")) // so the records are still in the log at the restart
+	m := testManager(t, dir, down, nil)
 	ctx := context.Background()
 	info, err := m.Create(ctx, streamConfig("keep", 5, 900, GZIP))
 	if err != nil {
@@ -588,4 +591,24 @@ func TestInterruptedDeletionIsFinishedAtStart(t *testing.T) {
 	if _, err := m2.Describe("half"); err != nil {
 		t.Errorf("Describe(half) after restart = %v", err)
 	}
+}
+
+// TestCloseFlushesOpenBuffer: a graceful stop delivers what is buffered
+// instead of leaving it for the next start.
+func TestCloseFlushesOpenBuffer(t *testing.T) {
+	store := newMemStore()
+	m := testManager(t, t.TempDir(), store, nil)
+	if _, err := m.Create(context.Background(), streamConfig("flush", 5, 900, GZIP)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Put(context.Background(), "flush", makeRecords("fl", 0, 50, 100)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(store.keys()); n != 0 {
+		t.Fatalf("objects before Close = %d; want 0 (900 s interval)", n)
+	}
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, store.records(t, GZIP), "fl", 50)
 }

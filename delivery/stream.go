@@ -45,6 +45,9 @@ type stream struct {
 	// record read but not yet delivered, 0 when there is none.
 	oldestUndelivered atomic.Int64
 	forceDelete       atomic.Bool
+	// draining is set by Manager.Close: deliver what is in the log now,
+	// ignoring the buffering hints, then stop.
+	draining atomic.Bool
 
 	wakeCh   chan struct{}
 	stopCh   chan struct{}
@@ -245,6 +248,7 @@ func (s *stream) run() {
 			return
 		}
 		deleting := info.Status == StatusDeleting
+		draining := s.draining.Load()
 		appended := s.log.Appended() // before reading, so no append is missed
 		caughtUp := false
 		for b == nil || !b.full() {
@@ -273,7 +277,7 @@ func (s *stream) run() {
 		if b != nil {
 			hints := b.info.Config.Destination.Buffering
 			due := b.openedAt.Add(hints.Interval())
-			if b.full() || !s.m.now().Before(due) || (caughtUp && (hints.IntervalSeconds == 0 || deleting)) {
+			if b.full() || !s.m.now().Before(due) || (caughtUp && (hints.IntervalSeconds == 0 || deleting || draining)) {
 				out := s.deliver(ctx, b)
 				b = nil
 				if out == delivered {
@@ -298,6 +302,9 @@ func (s *stream) run() {
 			}
 		}
 		if deleting && b == nil && caughtUp && s.tryFinishDelete() {
+			return
+		}
+		if draining && b == nil && caughtUp {
 			return
 		}
 

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseSize(t *testing.T) {
@@ -107,5 +110,37 @@ func TestMetrics(t *testing.T) {
 	}
 	if got := m.label("go_info", "version"); got != "go1.26.8" {
 		t.Errorf("go_info version = %q; want go1.26.8", got)
+	}
+}
+
+func TestIngestRatios(t *testing.T) {
+	o := &options{concurrency: []int{1, 8}}
+	row := func(server string, n int, records int64) ingestRow {
+		return ingestRow{server: server, producers: n, recordSize: 1024, dur: time.Second, stats: &producerStats{records: records}}
+	}
+	r := &results{ingest: []ingestRow{
+		row(baselineKey, 1, 1000), row(baselineKey, 8, 2000),
+		row(ingestOnlyKey, 1, 900), row(ingestOnlyKey, 8, 1700),
+		row(gzipKey, 1, 500), row(gzipKey, 8, 600),
+	}}
+	if !r.targetsMet() {
+		t.Error("targetsMet() = false with ingest-only at 0.90 and 0.85; the GZIP rows have no target")
+	}
+	var out strings.Builder
+	r.printIngest(func(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }, o)
+	for _, want := range []string{
+		"ingest only / baseline                 1       0.90   target ≥ 0.80  ok",
+		"                                       8       0.85   target ≥ 0.80  ok",
+		"GZIP delivering / baseline             1       0.50   for information (no target)",
+		"                                       8       0.30   for information (no target)",
+		"hydrant, GZIP delivery running         8        600",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("printIngest output lacks %q:\n%s", want, out.String())
+		}
+	}
+	r.ingest[3].stats.records = 1500 // ingest-only at 8: 0.75
+	if r.targetsMet() {
+		t.Error("targetsMet() = true with ingest-only at 0.75 at 8 producers")
 	}
 }

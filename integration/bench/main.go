@@ -1,9 +1,9 @@
 // Command bench is Hydrant's end-to-end load benchmark: it starts real
 // `hydrant serve` processes, drives them with PutRecordBatch producers over
 // HTTP and prints one table of ingest throughput and latency against the
-// --discard baseline, end-to-end throughput into GZIP objects, and the
-// server's peak memory. `make bench` runs it; see README.md for what each
-// figure means.
+// --discard baseline (ingest only, and with GZIP delivery running),
+// end-to-end throughput into GZIP objects, and the server's peak memory.
+// `make bench` runs it; see README.md for what each figure means.
 package main
 
 import (
@@ -119,13 +119,13 @@ func progress(format string, args ...any) {
 
 // ingestRow is one row of the ingest table.
 type ingestRow struct {
-	server     string
+	server     string // name of an ingestServers entry
 	producers  int
 	recordSize int
 	stats      *producerStats
 	dur        time.Duration
 	cpu        cores         // used over the row, warm-up included
-	appendMean time.Duration // mean time of a put in the stream's log.Append (hydrant only)
+	appendMean time.Duration // mean time of a put in the stream's log.Append (hydrant servers only)
 	rounds     []float64     // records/s of every round; the row shown is the best
 	backlog    backlog
 }
@@ -194,8 +194,9 @@ func run(ctx context.Context, o *options) (*results, error) {
 	bench := newPayload("bench", nBodies, o.batch, o.recordSize, o.payload == "random")
 	r.bodyBytes = len(bench.bodies[0])
 
-	// 1. Ingest: both servers run side by side and the rows alternate
-	// between them, so that a neighbour's load hits both alike.
+	// 1. Ingest: the baseline, hydrant ingest-only and hydrant with GZIP
+	// run side by side and the rows alternate between them, so that a
+	// neighbour's load hits all three alike.
 	if err := ingestPhase(ctx, o, r, bench); err != nil {
 		return r, err
 	}
@@ -225,12 +226,12 @@ func run(ctx context.Context, o *options) (*results, error) {
 
 const nBodies = 8
 
-func streamConfig(name string, sizeMB, intervalS int) string {
+func streamConfig(name string, sizeMB, intervalS int, compression string) string {
 	return fmt.Sprintf(`streams:
   - name: %s
     max_log_bytes: 4GiB
-    destination: {bucket: %s, buffering: {size_mb: %d, interval_seconds: %d}, compression: GZIP}
-`, name, name, sizeMB, intervalS)
+    destination: {bucket: %s, buffering: {size_mb: %d, interval_seconds: %d}, compression: %s}
+`, name, name, sizeMB, intervalS, compression)
 }
 
 func (e *env) fill(srv *server) {
@@ -252,12 +253,53 @@ func prefixed(p string, lines []string) []string {
 	return out
 }
 
-// ingestPhase starts the baseline and the hydrant server and runs
-// o.rounds rounds of rows; in each round, every concurrency runs against
-// the baseline, then against hydrant. r.ingest gets the best row of each
-// (server, concurrency), r.mem each server's memory.
+// ingestServer is one of the servers the ingest rows compare.
+type ingestServer struct {
+	name        string // key of its rows, its temp dir and progress lines
+	label       string // in the report
+	compression string // of its stream "bench"
+	extra       []string
+}
+
+// ingestServers are the servers of the ingest rows, all run side by side:
+//   - baseline: --discard decodes and validates the requests, then drops
+//     the records (its stream config is ignored); the ceiling for ingest.
+//   - ingest-only: the ingest path alone. Its stream is UNCOMPRESSED, so
+//     that its delivery only copies log to objects and does not compete
+//     with ingest for the cores.
+//   - gzip: the same with GZIP, compressing its deliveries on the same
+//     cores while it ingests.
+var ingestServers = []ingestServer{
+	{name: baselineKey, label: "baseline (--discard)", compression: "UNCOMPRESSED", extra: []string{"--discard"}},
+	{name: ingestOnlyKey, label: "hydrant, ingest only", compression: "UNCOMPRESSED"},
+	{name: gzipKey, label: "hydrant, GZIP delivery running", compression: "GZIP"},
+}
+
+// Keys of the rows the ingest ratios compare.
+const (
+	baselineKey   = "baseline"
+	ingestOnlyKey = "ingest-only"
+	gzipKey       = "gzip"
+)
+
+func serverLabel(name string) string {
+	for _, k := range ingestServers {
+		if k.name == name {
+			return k.label
+		}
+	}
+	return name
+}
+
+// ingestPhase starts the servers of ingestServers and runs o.rounds
+// rounds of rows; in each round, every concurrency runs against each
+// server in turn, and the order of the servers rotates from one round to
+// the next, so that none always runs first or always follows the same
+// neighbour. Before each row, every server's delivery must have caught
+// up, so that no row shares the cores with the previous row's delivery.
+// r.ingest gets the best row of each (server, concurrency), r.mem each
+// server's memory.
 func ingestPhase(ctx context.Context, o *options, r *results, p *payload) error {
-	kinds := []string{"baseline", "hydrant"}
 	var servers []*server
 	defer func() {
 		for _, srv := range servers {
@@ -265,13 +307,9 @@ func ingestPhase(ctx context.Context, o *options, r *results, p *payload) error 
 			srv.remove()
 		}
 	}()
-	for _, kind := range kinds {
-		var extra []string
-		if kind == "baseline" {
-			extra = []string{"--discard"}
-		}
-		progress("starting %s server", kind)
-		srv, err := startServer(ctx, o.bin, kind, streamConfig(p.stream, 5, 60), extra...)
+	for _, k := range ingestServers {
+		progress("starting %s server (%s)", k.name, k.label)
+		srv, err := startServer(ctx, o.bin, k.name, streamConfig(p.stream, 5, 60, k.compression), k.extra...)
 		if err != nil {
 			return err
 		}
@@ -281,19 +319,23 @@ func ingestPhase(ctx context.Context, o *options, r *results, p *payload) error 
 
 	best := map[string]*ingestRow{}
 	accepted := make([]int64, len(servers))
-	var bl backlog
+	backlogs := make([]backlog, len(servers))
 	for round := 1; round <= o.rounds; round++ {
 		for _, n := range o.concurrency {
-			for i, srv := range servers {
-				if err := waitCaughtUp(ctx, srv, p.stream, 5<<20/o.recordSize); err != nil {
-					return fmt.Errorf("%s: %w\n%s", srv.name, err, srv.logTail())
+			for j := range servers {
+				i := (j + round - 1) % len(servers)
+				srv := servers[i]
+				for _, s := range servers {
+					if err := waitCaughtUp(ctx, s, p.stream, 5<<20/o.recordSize); err != nil {
+						return fmt.Errorf("%s: %w\n%s", s.name, err, s.logTail())
+					}
 				}
 				progress("round %d/%d, %s: %d producer(s), %v warm-up + %v", round, o.rounds, srv.name, n, o.warmup, o.duration)
 				row, err := ingestRowRun(ctx, o, srv, p, n)
 				if row != nil {
 					accepted[i] += row.stats.all * int64(o.recordSize)
-					bl.records = max(bl.records, row.backlog.records)
-					bl.bytes = max(bl.bytes, row.backlog.bytes)
+					backlogs[i].records = max(backlogs[i].records, row.backlog.records)
+					backlogs[i].bytes = max(backlogs[i].bytes, row.backlog.bytes)
 					key := fmt.Sprint(srv.name, n)
 					if b := best[key]; b == nil || row.recordsPerSec() > b.recordsPerSec() {
 						if b != nil {
@@ -309,9 +351,9 @@ func ingestPhase(ctx context.Context, o *options, r *results, p *payload) error 
 			}
 		}
 	}
-	for _, kind := range kinds {
+	for _, k := range ingestServers {
 		for _, n := range o.concurrency {
-			r.ingest = append(r.ingest, *best[fmt.Sprint(kind, n)])
+			r.ingest = append(r.ingest, *best[fmt.Sprint(k.name, n)])
 		}
 	}
 	var errs []error
@@ -319,11 +361,9 @@ func ingestPhase(ctx context.Context, o *options, r *results, p *payload) error 
 		hwm, err := srv.stop()
 		errs = append(errs, err)
 		r.serverLogs = append(r.serverLogs, prefixed(srv.name, srv.logIssues())...)
-		m := phaseMem{phase: "ingest rows, " + srv.name, accepted: accepted[i], hwm: hwm}
-		if srv.name == "baseline" {
-			m.phase += " (--discard)"
-		} else {
-			m.backlog = bl
+		m := phaseMem{phase: "ingest rows, " + ingestServers[i].label, accepted: accepted[i], hwm: hwm}
+		if srv.name != baselineKey {
+			m.backlog = backlogs[i]
 		}
 		r.mem = append(r.mem, m)
 	}
@@ -391,7 +431,7 @@ func volumePhase(ctx context.Context, o *options, stream string, sizeMB, interva
 	v := &volumeResult{stream: stream, producers: o.producers, recordSize: o.recordSize, bufferMB: sizeMB, intervalS: intervalS}
 
 	progress("starting hydrant server for %s: %s in %d requests, %d producers", stream, fmtBytes(records*int64(o.recordSize)), requests, o.producers)
-	srv, err := startServer(ctx, o.bin, stream, streamConfig(stream, sizeMB, intervalS))
+	srv, err := startServer(ctx, o.bin, stream, streamConfig(stream, sizeMB, intervalS, "GZIP"))
 	if err != nil {
 		return v, nil, err
 	}

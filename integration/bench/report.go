@@ -44,16 +44,17 @@ func (r *results) baselineAt(n int) *ingestRow {
 	var best *ingestRow
 	for i := range r.ingest {
 		row := &r.ingest[i]
-		if row.server == "baseline" && row.producers <= n && (best == nil || row.producers > best.producers) {
+		if row.server == baselineKey && row.producers <= n && (best == nil || row.producers > best.producers) {
 			best = row
 		}
 	}
 	return best
 }
 
-func (r *results) hydrantAt(n int) *ingestRow {
+// rowAt returns the row of server with n producers, or nil.
+func (r *results) rowAt(server string, n int) *ingestRow {
 	for i := range r.ingest {
-		if row := &r.ingest[i]; row.server == "hydrant" && row.producers == n {
+		if row := &r.ingest[i]; row.server == server && row.producers == n {
 			return row
 		}
 	}
@@ -83,10 +84,11 @@ func (r *results) peakRSS() int64 {
 	return peak
 }
 
-// targetsMet reports whether every figure that was measured meets its target.
+// targetsMet reports whether every figure that was measured meets its
+// target. The GZIP-delivering ingest rows have none.
 func (r *results) targetsMet() bool {
 	for _, row := range r.ingest {
-		if row.server != "hydrant" {
+		if row.server != ingestOnlyKey {
 			continue
 		}
 		if b := r.baselineAt(row.producers); b != nil && row.recordsPerSec()/b.recordsPerSec() < targetIngestRatio {
@@ -141,13 +143,13 @@ func (r *results) print(w io.Writer, o *options) {
 	if len(r.mem) > 0 {
 		p("")
 		p("3. Memory: peak RSS of each server process (VmHWM from /proc/PID/status, read before SIGTERM)")
-		p("   %-33s %10s %22s %10s", "process", "accepted", "max undelivered", "VmHWM")
+		p("   %-43s %10s %22s %10s", "process", "accepted", "max undelivered", "VmHWM")
 		for _, m := range r.mem {
 			und := "—"
 			if !strings.Contains(m.phase, "baseline") {
 				und = fmt.Sprintf("%s (%s log)", fmtBytes(int64(m.backlog.records)*int64(o.recordSize)), fmtBytes(int64(m.backlog.bytes)))
 			}
-			p("   %-33s %10s %22s %10s", m.phase, fmtBytes(m.accepted), und, fmtBytes(m.hwm))
+			p("   %-43s %10s %22s %10s", m.phase, fmtBytes(m.accepted), und, fmtBytes(m.hwm))
 		}
 		if v := r.backlog; v != nil && v.e2e > 0 {
 			p("   backlog phase: %s acknowledged in %.1f s (%.1f MiB/s), in objects after %.1f s (%.1f MiB/s), %d objects",
@@ -179,44 +181,51 @@ func (r *results) print(w io.Writer, o *options) {
 func (r *results) printIngest(p func(string, ...any), o *options) {
 	p("")
 	p("1. Ingest: acknowledged PutRecordBatch, %v warm-up then %v per row; best of %d interleaved round(s)", o.warmup, o.duration, o.rounds)
-	p("   stream bench: GZIP, 5 MiB / 60 s buffers, delivering while it ingests")
-	p("   %-20s %9s %10s %8s %8s %8s %9s %9s %11s   %-24s", "server", "producers", "records/s", "MiB/s", "p50 ms", "p99 ms",
+	p("   three servers side by side, each with a stream bench of 5 MiB / 60 s buffers:")
+	p("     baseline (--discard)            decodes and validates each request, discards the records")
+	p("     hydrant, ingest only            compression UNCOMPRESSED: durable group-committed append, ack; delivery only copies")
+	p("     hydrant, GZIP delivery running  compression GZIP: the same, compressing its deliveries on the same cores")
+	p("   %-30s %9s %10s %8s %8s %8s %9s %9s %11s   %-24s", "server", "producers", "records/s", "MiB/s", "p50 ms", "p99 ms",
 		"requests", "throttled", "worst MiB/s", "cores: server/bench/other")
 	for _, row := range r.ingest {
-		name := row.server
-		if name == "baseline" {
-			name = "baseline (--discard)"
-		}
 		worst := row.recordsPerSec()
 		for _, v := range row.rounds {
 			worst = min(worst, v)
 		}
-		p("   %-20s %9d %10.0f %8.1f %8.1f %8.1f %9d %9d %11.1f   %s", name, row.producers, row.recordsPerSec(), row.mibs(),
+		p("   %-30s %9d %10.0f %8.1f %8.1f %8.1f %9d %9d %11.1f   %s", serverLabel(row.server), row.producers, row.recordsPerSec(), row.mibs(),
 			ms(row.stats.percentile(0.50)), ms(row.stats.percentile(0.99)), row.stats.requests, row.stats.throttled,
 			worst*float64(row.recordSize)/(1<<20), row.cpu)
 	}
-	first := true
+	r.printRatios(p, o, "ingest only / baseline", ingestOnlyKey, func(ratio float64) string {
+		return fmt.Sprintf("target ≥ %.2f  %s", targetIngestRatio, verdict(ratio >= targetIngestRatio))
+	})
+	r.printRatios(p, o, "GZIP delivering / baseline", gzipKey, func(float64) string {
+		return "for information (no target)"
+	})
+	for _, k := range ingestServers {
+		var appends []string
+		for _, row := range r.ingest {
+			if row.server == k.name && row.appendMean > 0 {
+				appends = append(appends, fmt.Sprintf("%.1f ms at %d", ms(row.appendMean), row.producers))
+			}
+		}
+		if len(appends) > 0 {
+			p("   %s: mean time a put spends in the log's durable append (server side): %s producer(s)", k.label, strings.Join(appends, ", "))
+		}
+	}
+}
+
+// printRatios prints the ratio of server's records/s to the baseline's at
+// each concurrency, labelled on the first line, with note(ratio) after it.
+func (r *results) printRatios(p func(string, ...any), o *options, label, server string, note func(float64) string) {
 	for _, n := range o.concurrency {
-		h, b := r.hydrantAt(n), r.baselineAt(n)
+		h, b := r.rowAt(server, n), r.baselineAt(n)
 		if h == nil || b == nil || b.producers != n {
 			continue
 		}
-		label := ""
-		if first {
-			label = "hydrant / baseline"
-			first = false
-		}
 		ratio := h.recordsPerSec() / b.recordsPerSec()
-		p("   %-20s %9d %10.2f   target ≥ %.2f  %s", label, n, ratio, targetIngestRatio, verdict(ratio >= targetIngestRatio))
-	}
-	var appends []string
-	for _, row := range r.ingest {
-		if row.server == "hydrant" && row.appendMean > 0 {
-			appends = append(appends, fmt.Sprintf("%.1f ms at %d", ms(row.appendMean), row.producers))
-		}
-	}
-	if len(appends) > 0 {
-		p("   hydrant: mean time a put spends in the log's durable append (server side): %s producer(s)", strings.Join(appends, ", "))
+		p("   %-30s %9d %10.2f   %s", label, n, ratio, note(ratio))
+		label = ""
 	}
 }
 

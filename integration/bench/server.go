@@ -21,7 +21,7 @@ import (
 
 // server is one `hydrant serve` process on its own temp data dir.
 type server struct {
-	name     string // for messages: "baseline", "hydrant", …
+	name     string // for messages and the temp dir: "baseline", "gzip", "e2e", …
 	dir      string // temp dir holding data/ and the config file
 	dataDir  string
 	endpoint string
