@@ -6,7 +6,15 @@ PKGS      := ./...
 # binary themselves, so `go test ./...` alone works too.
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: all build run test unit bench lint fmt fuzz clean
+# MinIO, the real S3 server the integration tests write to: a pinned build,
+# cached in the git-ignored .tools/ so that only the first `make test` pays
+# for it (about 5 minutes). The tests find it through HYDRANT_MINIO.
+MINIO_MODULE  := github.com/minio/minio
+MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
+TOOLS         := $(CURDIR)/.tools
+MINIO         := $(TOOLS)/minio
+
+.PHONY: all build run test unit bench lint fmt fuzz clean minio
 
 all: build
 
@@ -16,8 +24,22 @@ build:
 run: build
 	./$(BIN) serve $(ARGS)
 
-test: lint
-	$(GO) test $(TESTFLAGS) $(PKGS)
+test: lint minio
+	HYDRANT_MINIO=$(MINIO) $(GO) test $(TESTFLAGS) $(PKGS)
+
+# minio builds $(MINIO) unless the pinned version is already there. When
+# `go install` refuses the module, it is built from a scratch module.
+minio:
+	@if [ -x $(MINIO) ] && [ "$$(cat $(MINIO).version 2>/dev/null)" = "$(MINIO_VERSION)" ]; then exit 0; fi; \
+	echo "building MinIO $(MINIO_VERSION) into $(TOOLS) (about 5 minutes, once)"; \
+	mkdir -p $(TOOLS) && rm -f $(MINIO).version && \
+	{ GOBIN=$(TOOLS) $(GO) install $(MINIO_MODULE)@$(MINIO_VERSION) || \
+	  { echo "go install failed; building from a scratch module"; \
+	    rm -rf $(TOOLS)/minio-build && mkdir -p $(TOOLS)/minio-build && cd $(TOOLS)/minio-build && \
+	    $(GO) mod init hydrant-tools-minio >/dev/null 2>&1 && \
+	    $(GO) get $(MINIO_MODULE)@$(MINIO_VERSION) && \
+	    $(GO) build -o $(MINIO) $(MINIO_MODULE); }; } && \
+	echo $(MINIO_VERSION) > $(MINIO).version
 
 # unit runs the fast tests only (no real-process integration tests).
 unit:

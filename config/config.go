@@ -21,12 +21,14 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hydrantio/hydrant/delivery"
+	"github.com/hydrantio/hydrant/sinks/s3"
 )
 
 // Config is a loaded config file, with defaults applied and validated.
 type Config struct {
-	Server Server
-	Auth   Auth
+	Server      Server
+	Auth        Auth
+	ObjectStore ObjectStore
 	// Streams are the delivery streams the file declares, in file order,
 	// with delivery's defaults applied and validated.
 	Streams []delivery.StreamConfig
@@ -43,6 +45,16 @@ type Server struct {
 	AccountID string     // account_id
 	LogLevel  slog.Level // log_level
 	LogFormat string     // log_format: LogFormatText or LogFormatJSON
+}
+
+// ObjectStore holds the settings of the object_store section: where object
+// destinations write.
+type ObjectStore struct {
+	// S3 is the S3 server object destinations write to; with no Endpoint
+	// they write to the embedded file store under the data dir. Its
+	// SecretAccessKey is already resolved: secret_access_key, or the value
+	// of the environment variable secret_access_key_env names.
+	S3 s3.Config // s3
 }
 
 // Log formats (server.log_format).
@@ -82,6 +94,7 @@ func Default() *Config {
 			LogLevel:  slog.LevelInfo,
 			LogFormat: LogFormatText,
 		},
+		ObjectStore: ObjectStore{S3: s3.Config{PartSize: s3.DefaultPartSize}},
 	}
 }
 
@@ -124,6 +137,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		// Checks across fields, on values that decoded cleanly.
 		d.checkServer(&cfg.Server)
 		d.checkAccessKeys(cfg.Auth.AccessKeys)
+		d.checkS3(&cfg.ObjectStore.S3)
 		d.checkStreams(cfg.Streams)
 	}
 	switch len(d.errs) {
@@ -171,4 +185,4 @@ func parseYAML(name string, data []byte) (*yaml.Node, error) {
 	return doc.Content[0], nil
 }
 
-const emptyFile = "the file holds no settings: set at least one of server, auth, streams, or leave the config file out to run on the defaults"
+const emptyFile = "the file holds no settings: set at least one of server, auth, object_store, streams, or leave the config file out to run on the defaults"

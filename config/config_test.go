@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hydrantio/hydrant/delivery"
+	"github.com/hydrantio/hydrant/sinks/s3"
 )
 
 // withConfig returns the defaults changed by edit.
@@ -39,7 +40,7 @@ func TestDefault(t *testing.T) {
 		AccountID: "000000000000",
 		LogLevel:  slog.LevelInfo,
 		LogFormat: "text",
-	}}
+	}, ObjectStore: ObjectStore{S3: s3.Config{PartSize: 16 << 20}}}
 	if got := Default(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Default() = %+v; want %+v", got, want)
 	}
@@ -74,6 +75,15 @@ auth:
       secret_access_key: file-secret
     - access_key_id: AKIDENV
       secret_access_key_env: HYDRANT_TEST_SECRET
+object_store:
+  s3:
+    endpoint: https://s3.eu-west-1.amazonaws.com
+    region: eu-west-1
+    access_key_id: AKIDS3
+    secret_access_key_env: HYDRANT_TEST_SECRET
+    force_path_style: true
+    create_buckets: true
+    part_size: 8MiB
 streams:
   - name: events
     max_log_bytes: 10GiB
@@ -114,6 +124,15 @@ func TestParse(t *testing.T) {
 				LogFormat: "json",
 			},
 			Auth: Auth{AccessKeys: []AccessKey{{"AKIDFILE", "file-secret"}, {"AKIDENV", "env-secret"}}},
+			ObjectStore: ObjectStore{S3: s3.Config{
+				Endpoint:        "https://s3.eu-west-1.amazonaws.com",
+				Region:          "eu-west-1",
+				AccessKeyID:     "AKIDS3",
+				SecretAccessKey: "env-secret",
+				ForcePathStyle:  true,
+				CreateBuckets:   true,
+				PartSize:        8 << 20,
+			}},
 			Streams: []delivery.StreamConfig{{
 				Name:        "events",
 				MaxLogBytes: 10 << 30,
@@ -189,6 +208,16 @@ func TestParse(t *testing.T) {
 			}
 		}),
 	}, {
+		name: "s3 with the credentials from the environment",
+		in:   "object_store:\n  s3: {endpoint: \"http://127.0.0.1:9000/\", force_path_style: false}\n",
+		want: withConfig(func(c *Config) { c.ObjectStore.S3.Endpoint = "http://127.0.0.1:9000/" }),
+	}, {
+		name: "s3 with the secret in the file",
+		in:   "object_store:\n  s3: {access_key_id: AKID, secret_access_key: s, create_buckets: True}\n",
+		want: withConfig(func(c *Config) {
+			c.ObjectStore.S3.AccessKeyID, c.ObjectStore.S3.SecretAccessKey, c.ObjectStore.S3.CreateBuckets = "AKID", "s", true
+		}),
+	}, {
 		name: "scalars keep their text",
 		in:   "server:\n  account_id: 000000000000\n  region: local\n  kafka_addr:\n",
 		want: withConfig(func(c *Config) { c.Server.Region = "local" }),
@@ -208,13 +237,13 @@ var errorTests = []struct {
 }{
 	// Unknown keys.
 	{"sever:\n  data_dir: x\n",
-		`hydrant.yaml:1:1: unknown key "sever" (valid keys: server, auth, streams)`},
+		`hydrant.yaml:1:1: unknown key "sever" (valid keys: server, auth, object_store, streams)`},
 	{"streams:\n  - name: events\n    destination:\n      bucket: events\n      buffering:\n        size_mbs: 5\n",
 		`hydrant.yaml:6:9: streams[0].destination.buffering: unknown key "size_mbs" (valid keys: size_mb, interval_seconds)`},
 	{"streams:\n- name: e\n  destination: {bucket: events, buffering: {size_mbs: 5}}\n",
 		`hydrant.yaml:3:45: streams[0].destination.buffering: unknown key "size_mbs" (valid keys: size_mb, interval_seconds)`},
 	{"x-destination: &dest {bucket: shared}\n",
-		`hydrant.yaml:1:1: unknown key "x-destination" (valid keys: server, auth, streams)`},
+		`hydrant.yaml:1:1: unknown key "x-destination" (valid keys: server, auth, object_store, streams)`},
 
 	// Wrong types.
 	{"streams:\n  - name: e\n    destination:\n      bucket: events\n      buffering: {size_mb: five}\n",
@@ -226,7 +255,7 @@ var errorTests = []struct {
 	{"streams:\n  - name: e\n    destination:\n      bucket: events\n      buffering: 5\n",
 		`hydrant.yaml:5:18: streams[0].destination.buffering: expected a mapping with keys size_mb, interval_seconds, found "5"`},
 	{"- server\n",
-		`hydrant.yaml:1:1: expected a mapping with keys server, auth, streams, found a list`},
+		`hydrant.yaml:1:1: expected a mapping with keys server, auth, object_store, streams, found a list`},
 	{"streams: {name: events}\n",
 		`hydrant.yaml:1:10: streams: expected a list, found a mapping`},
 	{"streams: [events]\n",
@@ -320,6 +349,26 @@ var errorTests = []struct {
 		`hydrant.yaml:4:23: auth.access_keys[1].access_key_id: duplicate access key ID "AKID" (first at line 3)`},
 	{"auth:\n  access_keys:\n    - {access_key_id: AKID, secret_access_key: \"\"}\n",
 		`hydrant.yaml:3:48: auth.access_keys[0].secret_access_key: is empty: set the secret access key`},
+
+	// Object store.
+	{"object_store:\n  s3:\n    endpoint: s3.amazonaws.com\n",
+		`hydrant.yaml:3:15: object_store.s3.endpoint: "s3.amazonaws.com" is not an S3 endpoint: use a URL such as https://s3.us-east-1.amazonaws.com or http://127.0.0.1:9000, without a path`},
+	{"object_store:\n  s3:\n    endpoint: http://minio:9000/bucket\n",
+		`hydrant.yaml:3:15: object_store.s3.endpoint: "http://minio:9000/bucket" is not an S3 endpoint: use a URL such as https://s3.us-east-1.amazonaws.com or http://127.0.0.1:9000, without a path`},
+	{"object_store:\n  s3:\n    force_path_style: yes\n",
+		`hydrant.yaml:3:23: object_store.s3.force_path_style: expected true or false, found "yes"`},
+	{"object_store:\n  s3:\n    part_size: 1MiB\n",
+		`hydrant.yaml:3:16: object_store.s3.part_size: 1048576 is out of range: use 5MiB to 5GiB`},
+	{"object_store:\n  s3:\n    region: EU\n",
+		`hydrant.yaml:3:13: object_store.s3.region: "EU" is not a region name: use lowercase letters, digits and hyphens, such as us-east-1`},
+	{"object_store:\n  s3:\n    access_key_id: AKID\n",
+		`hydrant.yaml:3:20: object_store.s3: access_key_id is set without a secret: set secret_access_key_env (or secret_access_key) too`},
+	{"object_store:\n  s3:\n    secret_access_key_env: HYDRANT_TEST_SECRET\n",
+		`hydrant.yaml:3:28: object_store.s3: a secret access key is set without access_key_id: set access_key_id too`},
+	{"object_store:\n  s3:\n    access_key_id: AKID\n    secret_access_key: s\n    secret_access_key_env: HYDRANT_TEST_SECRET\n",
+		`hydrant.yaml:5:5: object_store.s3: secret_access_key_env and secret_access_key (line 4) exclude each other: set only one`},
+	{"object_store:\n  s3:\n    bucket: events\n",
+		`hydrant.yaml:3:5: object_store.s3: unknown key "bucket" (valid keys: endpoint, region, access_key_id, secret_access_key, secret_access_key_env, force_path_style, create_buckets, part_size)`},
 
 	// Server.
 	{"server:\n  data_dir: \"\"\n",

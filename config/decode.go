@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hydrantio/hydrant/delivery"
+	"github.com/hydrantio/hydrant/sinks/s3"
 )
 
 // decoder walks the YAML node tree by the spec, decoding values into the
@@ -55,23 +56,28 @@ func (d *decoder) object(o *object, dst any, path string, n *yaml.Node) {
 			d.errorf(n, path, "missing required key %q", f.key)
 		}
 	}
-	if len(o.oneOf) > 0 {
-		var first *yaml.Node
-		for _, k := range o.oneOf {
-			kn := set[k]
-			if kn == nil {
-				continue
-			}
-			if first != nil {
-				d.errorf(kn, path, "%s and %s (line %d) exclude each other: set only one", kn.Value, first.Value, first.Line)
-				continue
-			}
-			first = kn
-		}
-		if first == nil {
-			d.errorf(n, path, "missing key: set %s", strings.Join(o.oneOf, " or "))
-		}
+	d.exclusive(o.atMostOne, set, path)
+	if d.exclusive(o.oneOf, set, path) == nil && len(o.oneOf) > 0 {
+		d.errorf(n, path, "missing key: set %s", strings.Join(o.oneOf, " or "))
 	}
+}
+
+// exclusive reports each key of keys set after the first one set, and
+// returns the first one's key node, or nil when none is set.
+func (d *decoder) exclusive(keys []string, set map[string]*yaml.Node, path string) *yaml.Node {
+	var first *yaml.Node
+	for _, k := range keys {
+		kn := set[k]
+		if kn == nil {
+			continue
+		}
+		if first != nil {
+			d.errorf(kn, path, "%s and %s (line %d) exclude each other: set only one", kn.Value, first.Value, first.Line)
+			continue
+		}
+		first = kn
+	}
+	return first
 }
 
 // value decodes n, the value of the key at path, into dst.
@@ -228,6 +234,24 @@ func (d *decoder) checkAccessKeys(keys []AccessKey) {
 	}
 }
 
+// checkS3 reports half-set credentials and a part size out of range.
+func (d *decoder) checkS3(c *s3.Config) {
+	const p = "object_store.s3"
+	switch {
+	case c.AccessKeyID != "" && c.SecretAccessKey == "":
+		d.errorf(d.node(p+".access_key_id"), p, "access_key_id is set without a secret: set secret_access_key_env (or secret_access_key) too")
+	case c.AccessKeyID == "" && c.SecretAccessKey != "":
+		key := p + ".secret_access_key"
+		if d.nodes[key] == nil {
+			key += "_env"
+		}
+		d.errorf(d.node(key), p, "a secret access key is set without access_key_id: set access_key_id too")
+	}
+	if c.PartSize < s3.MinPartSize || c.PartSize > s3.MaxPartSize {
+		d.errorf(d.node(p+".part_size"), p+".part_size", "%d is out of range: use %s to %s", c.PartSize, formatSize(s3.MinPartSize), formatSize(s3.MaxPartSize))
+	}
+}
+
 // checkStreams validates each stream and reports a name declared twice.
 func (d *decoder) checkStreams(streams []delivery.StreamConfig) {
 	first := make(map[string]int)
@@ -320,6 +344,20 @@ func decodeString(n *yaml.Node) (string, error) {
 		return "", fmt.Errorf("expected a string, found %s", describe(n))
 	}
 	return n.Value, nil
+}
+
+// decodeBool decodes true or false (YAML 1.2's spellings only: yes and on
+// are strings there, and an error here).
+func decodeBool(n *yaml.Node) (bool, error) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
+		switch n.Value {
+		case "true", "True", "TRUE":
+			return true, nil
+		case "false", "False", "FALSE":
+			return false, nil
+		}
+	}
+	return false, fmt.Errorf("expected true or false, found %s", describe(n))
 }
 
 // decodeInt decodes an integer in any of YAML's notations (10, 0x0a, 1_000).

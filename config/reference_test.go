@@ -70,7 +70,7 @@ func TestReferenceLoads(t *testing.T) {
 // spells keys, and that every field delivery validates has its key, so
 // that a validation error always lands on its line.
 func TestSpec(t *testing.T) {
-	snake := regexp.MustCompile(`^[a-z]+(_[a-z]+)*$`)
+	snake := regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
 	paths := map[string]bool{}
 	var walk func(o *object, path string)
 	walk = func(o *object, path string) {
@@ -87,9 +87,9 @@ func TestSpec(t *testing.T) {
 				walk(f.value.obj, p)
 			}
 		}
-		for _, k := range o.oneOf {
+		for _, k := range append(o.oneOf, o.atMostOne...) {
 			if o.field(k) == nil {
-				t.Errorf("%s: oneOf names %q, which is not a key", path, k)
+				t.Errorf("%s: oneOf or atMostOne names %q, which is not a key", path, k)
 			}
 		}
 	}

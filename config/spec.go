@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hydrantio/hydrant/delivery"
+	"github.com/hydrantio/hydrant/sinks/s3"
 )
 
 // spec describes every key of the config file. It is the one place a key
@@ -26,6 +27,11 @@ var spec = &object{fields: []*field{{
 	key:   "auth",
 	doc:   "Who may call the APIs.",
 	value: mapping(func(c *Config) *Auth { return &c.Auth }, authSpec),
+}, {
+	key: "object_store",
+	doc: "Where object destinations write. With no S3 endpoint, they write to the " +
+		"embedded object store, which keeps bucket B as the directory <data_dir>/objects/B/.",
+	value: mapping(func(c *Config) *ObjectStore { return &c.ObjectStore }, objectStoreSpec),
 }, {
 	key: "streams",
 	doc: "Delivery streams declared by this file. The API can use them but cannot " +
@@ -110,6 +116,77 @@ var authSpec = &object{fields: []*field{{
 	}),
 }}}
 
+var objectStoreSpec = &object{fields: []*field{{
+	key: "s3",
+	doc: "An S3-compatible server (AWS S3, MinIO, …) that object destinations write to " +
+		"instead of the embedded object store. An object is written with one PUT, or as a " +
+		"multipart upload when larger than part_size; either way it appears whole or not " +
+		"at all, and a redelivery after a crash overwrites it, so delivery stays exactly-once.",
+	value: mapping(func(o *ObjectStore) *s3.Config { return &o.S3 }, s3Spec),
+}}}
+
+var s3Spec = &object{
+	atMostOne: []string{"secret_access_key", "secret_access_key_env"},
+	fields: []*field{{
+		key: "endpoint",
+		doc: "URL of the S3 server, without a path; https:// connects with TLS. Empty " +
+			"keeps the embedded object store. hydrant serve --s3-endpoint overrides it.",
+		typ:     "URL",
+		rng:     "http://host[:port] or https://host[:port]",
+		dflt:    `default: "" (the embedded object store)`,
+		example: `""`,
+		value:   str(func(c *s3.Config) *string { return &c.Endpoint }, optional(s3Endpoint)),
+	}, {
+		key: "region",
+		doc: "Region requests are signed for, and new buckets are created in. Empty " +
+			"means the environment variable " + s3.EnvRegion + ", or " + s3.DefaultRegion + " when it is unset.",
+		rng:   "lowercase letters, digits and hyphens",
+		dflt:  `default: "" (` + s3.EnvRegion + `, else ` + s3.DefaultRegion + `)`,
+		value: str(func(c *s3.Config) *string { return &c.Region }, optional(matches(regionPattern, "a region name", "lowercase letters, digits and hyphens, such as us-east-1"))),
+	}, {
+		key: "access_key_id",
+		doc: "Access key ID requests are signed with. With neither it nor a secret set, the " +
+			"environment variables " + s3.EnvAccessKeyID + ", " + s3.EnvSecretAccessKey + " and " +
+			s3.EnvSessionToken + " are used, as the AWS SDKs do.",
+		dflt:  `default: "" (` + s3.EnvAccessKeyID + `)`,
+		value: str(func(c *s3.Config) *string { return &c.AccessKeyID }, nil),
+	}, {
+		key: "secret_access_key",
+		doc: "Secret access key, written in this file. Prefer secret_access_key_env, " +
+			"which keeps the secret out of the file.",
+		dflt:     `default: "" (` + s3.EnvSecretAccessKey + `)`,
+		example:  "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+		disabled: true,
+		value:    str(func(c *s3.Config) *string { return &c.SecretAccessKey }, notEmpty("the secret access key")),
+	}, {
+		key: "secret_access_key_env",
+		doc: "Name of the environment variable holding the secret access key. It must be " +
+			"set, and not empty, when the file is loaded.",
+		dflt:     `default: "" (` + s3.EnvSecretAccessKey + `)`,
+		example:  "HYDRANT_S3_SECRET_ACCESS_KEY",
+		disabled: true,
+		value:    envSecret(func(c *s3.Config) *string { return &c.SecretAccessKey }),
+	}, {
+		key: "force_path_style",
+		doc: "Always address buckets as <endpoint>/<bucket>/<key> (path style). When false, " +
+			"buckets are addressed as <bucket>.<endpoint>/<key> (virtual-host style) on " +
+			"endpoints known to support it, such as AWS S3's, and in path style elsewhere, " +
+			"which is what MinIO and most S3-compatible servers expect.",
+		value: boolean(func(c *s3.Config) *bool { return &c.ForcePathStyle }),
+	}, {
+		key: "create_buckets",
+		doc: "Create a destination's bucket on the first write into it when it does not " +
+			"exist. When false, a missing bucket is an error, logged and retried, that names it.",
+		value: boolean(func(c *s3.Config) *bool { return &c.CreateBuckets }),
+	}, {
+		key: "part_size",
+		doc: "Objects larger than this are written as multipart uploads in parts of this " +
+			"size, read one at a time, so it bounds the memory each upload in flight uses.",
+		rng:   formatSize(s3.MinPartSize) + " to " + formatSize(s3.MaxPartSize),
+		value: size(func(c *s3.Config) *int64 { return &c.PartSize }),
+	}},
+}
+
 var streamSpec = &object{fields: []*field{{
 	key: "name",
 	doc: "Name of the delivery stream, by which producers and the Firehose API address " +
@@ -186,6 +263,8 @@ type object struct {
 	fields []*field // in the order the reference lists them
 	// oneOf names keys of which exactly one must be set.
 	oneOf []string
+	// atMostOne names keys of which at most one may be set.
+	atMostOne []string
 }
 
 // field describes one key.
@@ -312,6 +391,10 @@ func level[P any](get func(*P) *slog.Level) *value {
 	return v
 }
 
+func boolean[P any](get func(*P) *bool) *value {
+	return scalar("boolean", get, decodeBool, strconv.FormatBool)
+}
+
 func integer[P any](get func(*P) *int) *value {
 	return scalar("integer", get, decodeInt, strconv.Itoa)
 }
@@ -413,6 +496,13 @@ func hostPort(s string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%q is not a host:port address: use one such as 127.0.0.1:4573, or :4573 for every interface", s)
+	}
+	return nil
+}
+
+func s3Endpoint(s string) error {
+	if _, err := s3.ParseEndpoint(s); err != nil {
+		return fmt.Errorf("%q is not an S3 endpoint: use a URL such as https://s3.us-east-1.amazonaws.com or http://127.0.0.1:9000, without a path", s)
 	}
 	return nil
 }

@@ -25,17 +25,19 @@ import (
 	"github.com/hydrantio/hydrant/delivery"
 	"github.com/hydrantio/hydrant/ingest/firehoseapi"
 	"github.com/hydrantio/hydrant/sinks/file"
+	"github.com/hydrantio/hydrant/sinks/s3"
 )
 
 type serveFlags struct {
-	config    string
-	dataDir   string
-	httpAddr  string
-	grpcAddr  string
-	kafkaAddr string
-	logLevel  string
-	discard   bool
-	pprof     bool
+	config     string
+	dataDir    string
+	httpAddr   string
+	grpcAddr   string
+	kafkaAddr  string
+	s3Endpoint string
+	logLevel   string
+	discard    bool
+	pprof      bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -45,7 +47,8 @@ func newServeCmd() *cobra.Command {
 		Short: "Run the Hydrant server",
 		Long: `Run the Hydrant server: the Firehose API, /metrics, /healthz and /readyz on --http-addr,
 durable stream logs under --data-dir, and delivery to the embedded object store
-(<data-dir>/objects/<bucket>/<key>). With no --config it starts on embedded defaults.`,
+(<data-dir>/objects/<bucket>/<key>), or to the S3 server at --s3-endpoint (or
+object_store.s3.endpoint in the config file). With no --config it starts on embedded defaults.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadServeConfig(cmd, &f)
@@ -63,6 +66,7 @@ durable stream logs under --data-dir, and delivery to the embedded object store
 	fl.StringVar(&f.httpAddr, "http-addr", "", "listen address of the Firehose API, /metrics, /healthz and /readyz (default 127.0.0.1:4573)")
 	fl.StringVar(&f.grpcAddr, "grpc-addr", "", "listen address reserved for the gRPC API (default 127.0.0.1:4574)")
 	fl.StringVar(&f.kafkaAddr, "kafka-addr", "", "listen address reserved for the Kafka protocol (default off)")
+	fl.StringVar(&f.s3Endpoint, "s3-endpoint", "", "URL of an S3 server that object destinations write to instead of the embedded object store, such as http://127.0.0.1:9000 (overrides object_store.s3.endpoint; credentials from the config or AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)")
 	fl.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error (default info)")
 	fl.BoolVar(&f.discard, "discard", false, "benchmark baseline: decode Firehose requests and discard the records")
 	_ = fl.MarkHidden("discard")
@@ -95,6 +99,14 @@ func loadServeConfig(cmd *cobra.Command, f *serveFlags) (*config.Config, error) 
 	}
 	if fl.Changed("kafka-addr") {
 		cfg.Server.KafkaAddr = f.kafkaAddr
+	}
+	if fl.Changed("s3-endpoint") {
+		if f.s3Endpoint != "" {
+			if _, err := s3.ParseEndpoint(f.s3Endpoint); err != nil {
+				return nil, fmt.Errorf("--s3-endpoint: %w", err)
+			}
+		}
+		cfg.ObjectStore.S3.Endpoint = f.s3Endpoint
 	}
 	if fl.Changed("log-level") {
 		if err := cfg.Server.LogLevel.UnmarshalText([]byte(f.logLevel)); err != nil {
@@ -130,8 +142,7 @@ func serve(ctx context.Context, cfg *config.Config, discard, profile bool) error
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	objectsDir := filepath.Join(dataDir, "objects")
-	store, err := file.New(objectsDir, logger)
+	store, objectsAt, err := newObjectStore(cfg, dataDir, logger)
 	if err != nil {
 		return err
 	}
@@ -219,18 +230,18 @@ func serve(ctx context.Context, cfg *config.Config, discard, profile bool) error
 			names = append(names, s.Config.Name)
 		}
 	}
-	logger.Info("hydrant is serving", "firehose_api", endpoint, "metrics", endpoint+"/metrics", "data_dir", dataDir, "objects", objectsDir, "streams", strings.Join(names, ","))
+	logger.Info("hydrant is serving", "firehose_api", endpoint, "metrics", endpoint+"/metrics", "data_dir", dataDir, "objects", objectsAt, "streams", strings.Join(names, ","))
 	stream := firstOr(names, "STREAM")
 	fmt.Fprintf(os.Stderr, `
   Hydrant is up.
     Send records:  echo '{"hello":"hydrant"}' | %[5]s put --endpoint %[1]s --stream %[2]s
                    aws firehose put-record --endpoint-url %[1]s --delivery-stream-name %[2]s --record '{"Data":"eyJoZWxsbyI6Imh5ZHJhbnQifQo="}'
-    Objects land:  %[3]s/<bucket>/…  (buffers are delivered by size or interval, whichever comes first)
+    Objects land:  %[3]s<bucket>/…  (buffers are delivered by size or interval, whichever comes first)
     Streams:       %[4]s  (%[5]s streams list | create | describe | delete)
     Metrics:       %[1]s/metrics
-  Stop with Ctrl-C: records not yet delivered stay in the log and are delivered after the next start.
+  Stop with Ctrl-C: what the logs hold is delivered first (up to 10 s); the rest after the next start.
 
-`, endpoint, stream, objectsDir, strings.Join(names, ", "), os.Args[0])
+`, endpoint, stream, objectsAt, strings.Join(names, ", "), os.Args[0])
 
 	select {
 	case <-ctx.Done():
@@ -253,6 +264,30 @@ func serve(ctx context.Context, cfg *config.Config, discard, profile bool) error
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// newObjectStore returns the store object destinations write to: the S3
+// server the config names, or else the embedded file store under the data
+// dir. It also returns where objects land, for the banner: an S3 URL base
+// or a directory.
+func newObjectStore(cfg *config.Config, dataDir string, logger *slog.Logger) (delivery.ObjectStore, string, error) {
+	if cfg.ObjectStore.S3.Endpoint != "" {
+		st, err := s3.New(cfg.ObjectStore.S3, logger.With("object_store", "s3"))
+		if err != nil {
+			return nil, "", err
+		}
+		logger.Info("object store: S3", "endpoint", st.Endpoint(), "region", st.Region(), "credentials", st.CredentialSource(),
+			"force_path_style", cfg.ObjectStore.S3.ForcePathStyle, "create_buckets", cfg.ObjectStore.S3.CreateBuckets,
+			"part_size", cfg.ObjectStore.S3.PartSize)
+		return st, st.Endpoint() + "/", nil
+	}
+	dir := filepath.Join(dataDir, "objects")
+	st, err := file.New(dir, logger)
+	if err != nil {
+		return nil, "", err
+	}
+	logger.Info("object store: embedded", "dir", dir)
+	return st, dir + "/", nil
 }
 
 // loopbackOnly refuses requests from other hosts.

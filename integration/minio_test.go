@@ -1,0 +1,275 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/hydrantio/hydrant/delivery/compress"
+)
+
+// MinIO's root credentials in the tests.
+const (
+	minioUser     = "hydrant-test"
+	minioPassword = "hydrant-test-secret"
+)
+
+// minioServer is a real MinIO server on a loopback port with its data in
+// a temp dir. Stop and Start restart it on the same port and data, so a
+// Hydrant configured with its endpoint reaches it again.
+type minioServer struct {
+	t       *testing.T
+	bin     string
+	dir     string
+	addr    string // S3 API, host:port
+	console string // console, host:port (MinIO insists on one)
+
+	mu   sync.Mutex
+	proc *process
+	runs int
+	logs []*syncBuffer
+}
+
+// minioBin returns the MinIO binary that `make test` builds and names in
+// HYDRANT_MINIO. Without it the test fails: it must never pass silently
+// inside `make test` by skipping.
+func minioBin(t *testing.T) string {
+	t.Helper()
+	needServer(t)
+	bin := os.Getenv("HYDRANT_MINIO")
+	if bin == "" {
+		t.Fatal("HYDRANT_MINIO is not set: run `make test`, which builds MinIO into .tools/ and sets it " +
+			"(or set HYDRANT_MINIO to a minio binary; `go test -short` skips the integration tests)")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("HYDRANT_MINIO=%s: %v; run `make minio` to build it", bin, err)
+	}
+	return bin
+}
+
+// startMinio starts MinIO on free loopback ports and a new temp dir. On
+// cleanup it is killed and, if the test failed, its logs are dumped.
+func startMinio(t *testing.T) *minioServer {
+	t.Helper()
+	m := &minioServer{t: t, bin: minioBin(t), dir: t.TempDir(), addr: freeAddr(t), console: freeAddr(t)}
+	t.Cleanup(func() {
+		m.mu.Lock()
+		p := m.proc
+		m.mu.Unlock()
+		if p != nil {
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			for i, l := range m.logs {
+				t.Logf("---- minio run %d output ----\n%s", i+1, l)
+			}
+		}
+	})
+	m.Start()
+	return m
+}
+
+// freeAddr returns a loopback address whose port was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Endpoint returns the S3 API's URL.
+func (m *minioServer) Endpoint() string { return "http://" + m.addr }
+
+// Start runs MinIO and waits until /minio/health/ready answers 200.
+func (m *minioServer) Start() {
+	m.t.Helper()
+	m.mu.Lock()
+	if m.proc != nil {
+		m.mu.Unlock()
+		m.t.Fatal("minio is already running")
+	}
+	m.runs++
+	p := &process{stderr: &syncBuffer{}, done: make(chan struct{})}
+	m.logs = append(m.logs, p.stderr)
+	p.cmd = exec.Command(m.bin, "server", filepath.Join(m.dir, "data"),
+		"--address", m.addr, "--console-address", m.console,
+		"--certs-dir", filepath.Join(m.dir, "certs"), "--quiet")
+	p.cmd.Env = append(os.Environ(),
+		"MINIO_ROOT_USER="+minioUser, "MINIO_ROOT_PASSWORD="+minioPassword,
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off")
+	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		m.mu.Unlock()
+		m.t.Fatalf("cannot start %s: %v", m.bin, err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	m.proc = p
+	m.mu.Unlock()
+
+	began := time.Now()
+	for {
+		resp, err := httpClient.Get(m.Endpoint() + "/minio/health/ready")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case <-p.done:
+			m.t.Fatalf("minio (run %d) exited before it was ready: %v; output:\n%s", m.runs, p.err, p.stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Since(began) > 30*time.Second {
+			m.t.Fatalf("minio (run %d) not ready on %s within 30s (last: %v); output:\n%s", m.runs, m.addr, err, p.stderr)
+		}
+	}
+	if d := time.Since(began); d > 2*time.Second || verbose {
+		m.t.Logf("minio run %d ready after %v", m.runs, d.Round(time.Millisecond))
+	}
+}
+
+// Stop sends SIGTERM and waits for MinIO to exit; SIGKILL after 10 s.
+func (m *minioServer) Stop() {
+	m.t.Helper()
+	m.mu.Lock()
+	p := m.proc
+	m.proc = nil
+	m.mu.Unlock()
+	if p == nil {
+		m.t.Fatal("minio is not running")
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// Client returns a minio-go client with the root credentials.
+func (m *minioServer) Client() *minio.Client {
+	m.t.Helper()
+	c, err := minio.New(m.addr, &minio.Options{
+		Creds:        credentials.NewStaticV4(minioUser, minioPassword, ""),
+		Region:       "us-east-1",
+		BucketLookup: minio.BucketLookupPath,
+	})
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	return c
+}
+
+// MakeBucket creates a bucket.
+func (m *minioServer) MakeBucket(bucket string) {
+	m.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.Client().MakeBucket(ctx, bucket, minio.MakeBucketOptions{}); err != nil {
+		m.t.Fatalf("cannot create bucket %q: %v", bucket, err)
+	}
+}
+
+// ReadBucket lists every object of bucket, reads it back, decompresses it
+// by its extension and splits it into records, as readBucket does for the
+// embedded store.
+func (m *minioServer) ReadBucket(bucket string) objectSet {
+	m.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := m.Client()
+	set := objectSet{counts: make(map[string]int), byKey: make(map[string][]string)}
+	for obj := range c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if obj.Err != nil {
+			m.t.Fatalf("cannot list bucket %q: %v", bucket, obj.Err)
+		}
+		data, err := m.readObject(ctx, c, bucket, obj.Key)
+		if err != nil {
+			m.t.Fatalf("object s3://%s/%s: %v", bucket, obj.Key, err)
+		}
+		recs := splitRecords(data)
+		set.keys = append(set.keys, obj.Key)
+		set.byKey[obj.Key] = recs
+		for _, r := range recs {
+			set.counts[r]++
+		}
+	}
+	slices.Sort(set.keys)
+	return set
+}
+
+func (m *minioServer) readObject(ctx context.Context, c *minio.Client, bucket, key string) ([]byte, error) {
+	o, err := c.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer o.Close()
+	raw, err := io.ReadAll(o)
+	if err != nil {
+		return nil, err
+	}
+	format := formatOfKey(key)
+	r, err := compress.NewReader(format, bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("cannot decompress %s: %w", format, err)
+	}
+	return data, nil
+}
+
+// IncompleteUploads lists the multipart uploads in progress in bucket.
+func (m *minioServer) IncompleteUploads(bucket string) []string {
+	m.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out []string
+	for u := range m.Client().ListIncompleteUploads(ctx, bucket, "", true) {
+		if u.Err != nil {
+			m.t.Fatalf("cannot list the incomplete uploads of %q: %v", bucket, u.Err)
+		}
+		out = append(out, u.Key+" "+u.UploadID)
+	}
+	return out
+}
+
+// s3Config is a Hydrant config writing to m; extra is appended under
+// object_store.s3 (indented by four spaces), streams after it.
+func (m *minioServer) s3Config(extra, streams string) string {
+	return fmt.Sprintf(`server: {data_dir: "{{DATA_DIR}}", http_addr: "127.0.0.1:0"}
+object_store:
+  s3:
+    endpoint: %s
+    force_path_style: true
+%s
+streams:
+%s`, m.Endpoint(), strings.TrimRight(extra, "\n"), streams)
+}
