@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -126,6 +127,7 @@ func newLogger(level slog.Level, format string) *slog.Logger {
 
 func serve(ctx context.Context, cfg *config.Config, discard, profile bool) error {
 	logger := newLogger(cfg.Server.LogLevel, cfg.Server.LogFormat)
+	spareP()
 	dataDir, err := filepath.Abs(cfg.Server.DataDir)
 	if err != nil {
 		return fmt.Errorf("cannot resolve data dir %q: %w", cfg.Server.DataDir, err)
@@ -288,6 +290,21 @@ func newObjectStore(cfg *config.Config, dataDir string, logger *slog.Logger) (de
 	}
 	logger.Info("object store: embedded", "dir", dir)
 	return st, dir + "/", nil
+}
+
+// spareP runs the server with one P more than Go's default (the CPUs it
+// may use), unless GOMAXPROCS is set. Each log's writer goroutine comes
+// back from fsync needing a P; with every P busy decoding request bodies,
+// it waits for one to be preempted (up to 10 ms), and every producer's
+// acknowledgement waits with it. With a spare P it runs at once, and the
+// kernel shares the cores. Measured with make bench on 2 cores: the
+// writer's scheduling delay was most of an append's time at 8 producers,
+// and ingest rose by about 15 %; the --discard baseline, the same binary,
+// is unchanged by it.
+func spareP() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
+	}
 }
 
 // loopbackOnly refuses requests from other hosts.
