@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -70,6 +71,10 @@ type Options struct {
 	// Now is the clock for arrival times and signature expiry (default
 	// time.Now); for tests.
 	Now func() time.Time
+	// DecodeConcurrency bounds how many PutRecord/PutRecordBatch bodies are
+	// decoded at once; 0 means one fewer than GOMAXPROCS, at most the CPU
+	// count, at least 1.
+	DecodeConcurrency int
 }
 
 // Limits of the API. The record and batch limits are Firehose's.
@@ -109,6 +114,13 @@ type API struct {
 	ops       map[string]*operation
 
 	pool sync.Pool // *request
+
+	// decoding bounds how many put bodies are decoded at once, to one
+	// fewer than the Ps when there is more than one CPU: decoding is pure
+	// CPU, and a P left free lets the goroutines that acknowledge producers
+	// (the log writer returning from fsync) run at once instead of
+	// queueing behind decoders.
+	decoding chan struct{}
 }
 
 // operation is one Firehose operation.
@@ -155,6 +167,11 @@ func New(streams Streams, opts Options) *API {
 		a.ops[targetPrefix+op.name] = op
 	}
 	a.metrics = newMetrics(opts.Registerer, a.log)
+	slots := opts.DecodeConcurrency
+	if slots <= 0 {
+		slots = max(1, min(runtime.GOMAXPROCS(0)-1, runtime.NumCPU()))
+	}
+	a.decoding = make(chan struct{}, slots)
 	a.pool.New = func() any { return new(request) }
 	return a
 }

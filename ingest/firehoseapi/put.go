@@ -35,7 +35,10 @@ func appendRecordID(dst []byte, key recordIDKey, offset uint64) []byte {
 
 func (a *API) putRecord(rq *request) error {
 	var in putRecordInput
-	if err := decodeJSON(rq.body, &in); err != nil {
+	a.decoding <- struct{}{}
+	err := decodeJSON(rq.body, &in)
+	<-a.decoding
+	if err != nil {
 		return err
 	}
 	var v validator
@@ -81,7 +84,10 @@ func (a *API) putRecordBatch(rq *request) error {
 	in.Records, in.DeliveryStreamName = all[:0], nil
 	defer clear(in.Records[:cap(in.Records)]) // do not keep the data alive in the pool
 
-	if err := decodeJSON(rq.body, in); err != nil {
+	a.decoding <- struct{}{}
+	err := decodeJSON(rq.body, in)
+	<-a.decoding
+	if err != nil {
 		return err
 	}
 	var v validator
