@@ -5,20 +5,23 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/hydrantio/hydrant/delivery/compress"
 )
 
-// Compression formats, named as Firehose names them, plus ZSTD.
+// Compression formats, named as Firehose names them, plus ZSTD. The names
+// live in package compress, which implements them.
 const (
-	Uncompressed = "UNCOMPRESSED"
-	GZIP         = "GZIP"
-	ZIP          = "ZIP"
-	Snappy       = "Snappy"
-	HadoopSnappy = "HADOOP_SNAPPY"
-	ZSTD         = "ZSTD"
+	Uncompressed = compress.Uncompressed
+	GZIP         = compress.GZIP
+	ZIP          = compress.ZIP
+	Snappy       = compress.Snappy
+	HadoopSnappy = compress.HadoopSnappy
+	ZSTD         = compress.ZSTD
 )
 
 // CompressionFormats lists every accepted CompressionFormat value.
-var CompressionFormats = []string{Uncompressed, GZIP, ZIP, Snappy, HadoopSnappy, ZSTD}
+var CompressionFormats = compress.Formats
 
 // Limits on buffering hints, as Firehose sets them.
 const (

@@ -25,8 +25,8 @@ import (
 	"github.com/klauspost/pgzip"
 )
 
-// Format names. They are the values of delivery's CompressionFormat
-// constants; this package cannot import delivery, which imports it.
+// Format names, as Firehose names them (ZSTD is Hydrant's own); delivery's
+// compression constants are these.
 const (
 	Uncompressed = "UNCOMPRESSED"
 	GZIP         = "GZIP"
