@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/hydrantio/hydrant/delivery"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"github.com/spf13/cobra"
+
+	"github.com/hydrantio/hydrant/delivery"
 )
 
 // placeholderRoleARN fills the RoleARN that the Firehose API requires of an
