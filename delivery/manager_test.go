@@ -612,3 +612,44 @@ func TestCloseFlushesOpenBuffer(t *testing.T) {
 	}
 	checkExactlyOnce(t, store.records(t, GZIP), "fl", 50)
 }
+
+// bucketStore fails every put to one bucket and passes the rest to next.
+type bucketStore struct {
+	next *memStore
+	bad  string
+}
+
+func (s bucketStore) PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64) error {
+	if bucket == s.bad {
+		return errors.New("bucket " + bucket + " is down")
+	}
+	return s.next.PutObject(ctx, bucket, key, body, size)
+}
+
+// TestSlowStreamDoesNotHoldUpOthers: a stream whose destination fails keeps
+// retrying while another stream delivers as usual.
+func TestSlowStreamDoesNotHoldUpOthers(t *testing.T) {
+	store := newMemStore()
+	m := testManager(t, t.TempDir(), bucketStore{next: store, bad: "bucket-stuck"}, nil)
+	ctx := context.Background()
+	for _, n := range []string{"stuck", "fine"} {
+		if _, err := m.Create(ctx, streamConfig(n, 1, 0, GZIP)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		for _, n := range []string{"stuck", "fine"} {
+			if _, err := m.Put(ctx, n, makeRecords(n, i*100, 100, 200)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitFor(t, "the healthy stream's records", 5*time.Second, func() bool { return len(store.records(t, GZIP)) == 500 })
+	checkExactlyOnce(t, store.records(t, GZIP), "fine", 500)
+	if info, _ := m.Describe("stuck"); info.Status != StatusActive {
+		t.Errorf("stuck stream status = %s; want ACTIVE while it retries", info.Status)
+	}
+	if st := m.streams["stuck"].log.Stats(); st.Committed != 0 {
+		t.Errorf("stuck stream committed offset %d; want 0: nothing was delivered", st.Committed)
+	}
+}
