@@ -44,12 +44,15 @@ type StreamInfo struct {
 	Config StreamConfig `json:"config"`
 	// ID is unique per stream incarnation: a stream deleted and created
 	// again under the same name gets a new ID.
-	ID        string    `json:"id"`
-	Status    string    `json:"status"`
-	VersionID int       `json:"versionId"`
-	Source    string    `json:"source"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	ID        string `json:"id"`
+	Status    string `json:"status"`
+	VersionID int    `json:"versionId"`
+	Source    string `json:"source"`
+	// ForceDelete is set with StatusDeleting by a delete that discards the
+	// backlog (Firehose's AllowForceDelete) instead of delivering it.
+	ForceDelete bool      `json:"forceDelete,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
 }
 
 // ObjectStore is where object destinations write (the embedded file store,

@@ -410,13 +410,12 @@ func (m *Manager) Delete(_ context.Context, name string, force bool) error {
 	if cur := s.info(); cur.Source == SourceConfig {
 		return ErrConfigManaged
 	}
-	// The force flag must be visible before the status, or the worker could
-	// see DELETING alone and deliver the backlog it is meant to discard.
-	if force {
-		s.forceDelete.Store(true)
-	}
-	if err := m.update(s, func(info *StreamInfo) { info.Status = StatusDeleting }); err != nil {
-		s.forceDelete.Store(false)
+	// Status and force are recorded in one durable write, so the worker,
+	// and a restart, see them together.
+	if err := m.update(s, func(info *StreamInfo) {
+		info.Status = StatusDeleting
+		info.ForceDelete = info.ForceDelete || force
+	}); err != nil {
 		return err
 	}
 	m.log.Info("stream deleting", "stream", name, "force", force)
@@ -445,16 +444,18 @@ func (m *Manager) finishDelete(s *stream) {
 		m.log.Error("cannot remove deleted stream directory; the next start retries", "stream", s.name, "err", err)
 		return
 	}
+	// Forget the series while the name is still taken: a stream created
+	// again under it registers its own.
+	m.metrics.forget(s.name)
 	m.mu.Lock()
 	if m.streams[s.name] == s {
 		delete(m.streams, s.name)
 	}
 	m.mu.Unlock()
+	m.log.Info("stream deleted", "stream", s.name)
 	if err := os.RemoveAll(tomb); err != nil {
 		m.log.Error("cannot remove deleted stream directory", "stream", s.name, "dir", tomb, "err", err)
 	}
-	m.metrics.forget(s.name)
-	m.log.Info("stream deleted", "stream", s.name)
 }
 
 // Put appends records to a stream's log and returns once they are durable;

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -652,4 +653,64 @@ func TestSlowStreamDoesNotHoldUpOthers(t *testing.T) {
 	if st := m.streams["stuck"].log.Stats(); st.Committed != 0 {
 		t.Errorf("stuck stream committed offset %d; want 0: nothing was delivered", st.Committed)
 	}
+}
+
+// TestForceDeleteSurvivesRestart: a force delete that a restart interrupts
+// still discards the backlog.
+func TestForceDeleteSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	down := newMemStore()
+	down.setFail(errors.New("down"))
+	m := testManager(t, dir, down, nil)
+	if _, err := m.Create(context.Background(), streamConfig("doomed", 1, 900, GZIP)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Put(context.Background(), "doomed", makeRecords("d", 0, 10, 100)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// As a crash right after DeleteDeliveryStream(AllowForceDelete) leaves it.
+	sdir := filepath.Join(dir, "streams", "doomed")
+	info, err := readStreamInfo(sdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info.Status, info.ForceDelete = StatusDeleting, true
+	if err := writeStreamInfo(sdir, info); err != nil {
+		t.Fatal(err)
+	}
+	store := newMemStore()
+	m2 := testManager(t, dir, store, nil)
+	waitFor(t, "the forced deletion to finish", 5*time.Second, func() bool { _, err := m2.Describe("doomed"); return errors.Is(err, ErrStreamNotFound) })
+	if k := store.keys(); len(k) != 0 {
+		t.Errorf("a forced deletion delivered %v; want the backlog discarded", k)
+	}
+}
+
+// TestStoppedWorkersReleaseCompressors: stopping streams in the middle of a
+// GZIP buffer leaves no compressor goroutines behind.
+func TestStoppedWorkersReleaseCompressors(t *testing.T) {
+	base := runtime.NumGoroutine()
+	store := newMemStore()
+	m := testManager(t, t.TempDir(), store, nil)
+	for i := 0; i < 5; i++ {
+		name := fmt.Sprintf("gz%d", i)
+		if _, err := m.Create(context.Background(), streamConfig(name, 5, 900, GZIP)); err != nil {
+			t.Fatal(err)
+		}
+		// 1.5 MiB: more than a GZIP block, so its goroutines are busy.
+		if _, err := m.Put(context.Background(), name, makeRecords(name, 0, 1536, 1024)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // let the workers open their buffers
+	for i := 0; i < 5; i++ {
+		if err := m.Delete(context.Background(), fmt.Sprintf("gz%d", i), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the deletions", 5*time.Second, func() bool { return len(m.List()) == 0 })
+	waitFor(t, fmt.Sprintf("goroutines back to %d", base), 5*time.Second, func() bool { return runtime.NumGoroutine() <= base })
 }

@@ -44,7 +44,6 @@ type stream struct {
 	// oldestUndelivered is the arrival time (unix nanos) of the oldest
 	// record read but not yet delivered, 0 when there is none.
 	oldestUndelivered atomic.Int64
-	forceDelete       atomic.Bool
 	// draining is set by Manager.Close: deliver what is in the log now,
 	// ignoring the buffering hints, then stop.
 	draining atomic.Bool
@@ -107,6 +106,13 @@ func (s *stream) wake() {
 }
 
 func (s *stream) stop() { s.stopOnce.Do(func() { close(s.stopCh) }) }
+
+// forcing reports whether the stream is being deleted with its backlog
+// discarded.
+func (s *stream) forcing() bool {
+	info := s.infoPtr.Load()
+	return info.Status == StatusDeleting && info.ForceDelete
+}
 
 // batch is the buffer being filled: records read from the log, compressed
 // as they come into the stream's spool file, so memory stays bounded
@@ -224,9 +230,12 @@ func (s *stream) run() {
 	}()
 	s.spool.path = filepath.Join(s.dir, spoolFile)
 	defer s.spool.close()
+	defer s.releaseCompressor()
 
-	if err := s.redeliverPending(ctx); err != nil {
-		return // stopped
+	if !s.forcing() {
+		if err := s.redeliverPending(ctx); err != nil {
+			return // stopped
+		}
 	}
 	r, err := s.openReader(ctx, s.log.Committed())
 	if err != nil {
@@ -238,9 +247,7 @@ func (s *stream) run() {
 	failures := 0
 	for {
 		info := s.info()
-		// Force applies only once DELETING is durable: Delete sets the flag
-		// first, and backs out if it cannot record the status.
-		if s.forceDelete.Load() && info.Status == StatusDeleting {
+		if s.forcing() {
 			s.oldestUndelivered.Store(0)
 			r.Close()
 			s.spool.close()
@@ -364,9 +371,19 @@ func (s *stream) openReader(ctx context.Context, from uint64) (*wal.Reader, erro
 	}
 }
 
+// releaseCompressor drops the state of a batch that was never finished
+// (a stop, a read error), which for GZIP also ends its block goroutines.
+func (s *stream) releaseCompressor() {
+	if s.zw != nil {
+		s.zw.Reset(io.Discard)
+	}
+}
+
 // compressor returns the stream's compressor for format, writing into the
 // freshly reset spool.
 func (s *stream) compressor(format string) (compress.Writer, error) {
+	// First, so that nothing of an unfinished batch reaches the new spool.
+	s.releaseCompressor()
 	s.spool.reset()
 	if s.zw == nil || s.zf != format {
 		zw, err := compress.NewWriter(format, &s.spool)
@@ -473,7 +490,7 @@ func (s *stream) retry(ctx context.Context, what string, f func() error) bool {
 		if err == nil {
 			return true
 		}
-		if ctx.Err() != nil || s.forceDelete.Load() {
+		if ctx.Err() != nil || s.forcing() {
 			return false
 		}
 		d := s.m.opts.Retry.Delay(attempt)
@@ -485,7 +502,7 @@ func (s *stream) retry(ctx context.Context, what string, f func() error) bool {
 		case <-s.wakeCh: // a definition change: re-check force deletion now
 		}
 		t.Stop()
-		if ctx.Err() != nil || s.forceDelete.Load() {
+		if ctx.Err() != nil || s.forcing() {
 			return false
 		}
 	}

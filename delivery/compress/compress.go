@@ -3,9 +3,10 @@
 // HADOOP_SNAPPY) plus Hydrant's ZSTD.
 //
 // Every writer streams with bounded memory (at most a few MiB, independent
-// of the object size), compresses on the caller's goroutine (no encoder
-// goroutines: delivery already runs one worker per stream, and a second
-// layer of parallelism only fights it for the cores), and is deterministic:
+// of the object size). All but GZIP compress on the caller's goroutine;
+// GZIP deflates up to gzipBlocks blocks in parallel, so that a stream
+// catching up on a backlog can use more than one core (see gzipWriter).
+// Every writer is deterministic:
 // the same bytes in give the same bytes out, however they are split into
 // Write calls. Object keys are a pure function of the log offsets, so a
 // redelivery after a crash must rewrite an identical object. Determinism
@@ -209,6 +210,9 @@ const (
 
 func (g gzipWriter) Reset(w io.Writer) {
 	g.Writer.Reset(w)
+	// pgzip's Reset restores its default blocks; set ours again. Cannot
+	// fail with these constants.
+	_ = g.SetConcurrency(gzipBlockSize, gzipBlocks)
 	// The zero time.Time would be written as its Unix time truncated to
 	// 32 bits: a date in 2042.
 	g.ModTime = time.Unix(0, 0)
