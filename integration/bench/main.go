@@ -49,7 +49,7 @@ func main() {
 	var conc, e2e, backlog string
 	flag.StringVar(&o.bin, "hydrant", "bin/hydrant", "the hydrant binary to benchmark (make build writes bin/hydrant)")
 	flag.DurationVar(&o.duration, "duration", 6*time.Second, "measured time of each ingest row")
-	flag.IntVar(&o.rounds, "rounds", 2, "rounds of ingest rows; the best round of each row is shown")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds of ingest rows; the best round of each row is shown")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each ingest row, not measured")
 	flag.StringVar(&conc, "concurrency", "1,8", "producer counts of the ingest rows")
 	flag.StringVar(&e2e, "e2e-bytes", "500MiB", "record data put in the end-to-end phase; a multiple of the 5 MiB buffer avoids waiting for the interval on the last object")
