@@ -714,3 +714,36 @@ func TestStoppedWorkersReleaseCompressors(t *testing.T) {
 	waitFor(t, "the deletions", 5*time.Second, func() bool { return len(m.List()) == 0 })
 	waitFor(t, fmt.Sprintf("goroutines back to %d", base), 5*time.Second, func() bool { return runtime.NumGoroutine() <= base })
 }
+
+func TestReadPending(t *testing.T) {
+	dir := t.TempDir()
+	s := &stream{dir: dir}
+	want := pending{First: 10, Last: 19, Bucket: "b", Key: "k/x.gz", Compression: GZIP}
+	if err := s.writePending(want); err != nil {
+		t.Fatal(err)
+	}
+	// A shorter intent written over a longer one.
+	if err := s.writePending(pending{First: 1, Last: 2, Bucket: "b", Key: "long/" + strings.Repeat("k", 200)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.writePending(want); err != nil {
+		t.Fatal(err)
+	}
+	s.closeIntent()
+	path := filepath.Join(dir, pendingFile)
+	got, ok, err := readPending(path)
+	if err != nil || !ok || got != want {
+		t.Fatalf("readPending = %+v, %v, %v; want %+v, true, nil", got, ok, err, want)
+	}
+	raw, _ := os.ReadFile(path)
+	flipped := bytes.Clone(raw)
+	flipped[8+5] ^= 1 // inside the JSON of the current intent
+	for _, torn := range [][]byte{nil, raw[:5], raw[:20], append(append([]byte{}, raw[:30]...), 0xff), flipped} {
+		if err := os.WriteFile(path, torn, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok, err := readPending(path); ok || err != nil {
+			t.Errorf("readPending(torn %d bytes) = %+v, %v, %v; want not ok, no error", len(torn), got, ok, err)
+		}
+	}
+}
