@@ -556,7 +556,7 @@ func (s *stream) writePending(p pending) error {
 	if _, err := s.intent.WriteAt(rec, 0); err != nil {
 		return fmt.Errorf("cannot write delivery intent: %w", err)
 	}
-	if err := datasync(s.intent); err != nil {
+	if err := wal.SyncData(s.intent); err != nil {
 		return fmt.Errorf("cannot sync delivery intent: %w", err)
 	}
 	return nil

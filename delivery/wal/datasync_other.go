@@ -4,5 +4,5 @@ package wal
 
 import "os"
 
-// datasync makes f's written data durable; without fdatasync(2), fsync.
-func datasync(f *os.File) error { return f.Sync() }
+// SyncData makes f's written data durable; without fdatasync(2), fsync.
+func SyncData(f *os.File) error { return f.Sync() }

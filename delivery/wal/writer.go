@@ -285,7 +285,7 @@ func (l *Log) flush() error {
 	if w.synced == w.size {
 		return nil
 	}
-	if err := datasync(w.f); err != nil {
+	if err := SyncData(w.f); err != nil {
 		return fmt.Errorf("cannot fsync segment %s: %w", segmentName(w.seg.first), err)
 	}
 	w.synced = w.size

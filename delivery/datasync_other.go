@@ -1,8 +1,0 @@
-//go:build !linux
-
-package delivery
-
-import "os"
-
-// datasync makes f's written data durable; without fdatasync(2), fsync.
-func datasync(f *os.File) error { return f.Sync() }
