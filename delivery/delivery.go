@@ -65,3 +65,14 @@ type StreamInfo struct {
 type ObjectStore interface {
 	PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64) error
 }
+
+// ObjectMover is an ObjectStore that can also take a finished local file as
+// an object by moving it (the embedded store, on the data dir's
+// filesystem), sparing the copy. MoveObject makes the file durable, moves
+// it into place atomically, and is safe to call again after a failure,
+// also once the move itself succeeded. It returns an error wrapping
+// errors.ErrUnsupported, having changed nothing, when it cannot move that
+// file; the caller then uses PutObject.
+type ObjectMover interface {
+	MoveObject(ctx context.Context, bucket, key, path string) error
+}

@@ -57,8 +57,10 @@ type stream struct {
 	// Reused across batches.
 	intent *os.File // the delivery intent file, opened on first use
 	spool  spool
-	zw     compress.Writer
-	zf     string
+	// copyObjects is set once the store refused to move the spool.
+	copyObjects bool
+	zw          compress.Writer
+	zf          string
 }
 
 type streamMetrics struct {
@@ -163,7 +165,12 @@ func (sp *spool) reset() {
 			sp.err = fmt.Errorf("cannot open spool file: %w", err)
 			return
 		}
-		sp.f, sp.bw = f, bufio.NewWriterSize(f, 256<<10)
+		sp.f = f
+		if sp.bw == nil {
+			sp.bw = bufio.NewWriterSize(f, 256<<10)
+		} else {
+			sp.bw.Reset(f)
+		}
 		return
 	}
 	if err := sp.f.Truncate(0); err != nil {
@@ -470,7 +477,7 @@ func (s *stream) put(ctx context.Context, p pending, records, rawBytes int, reco
 	}
 	ok := s.retry(ctx, "cannot write object", func() error {
 		start := time.Now()
-		err := s.m.opts.Store.PutObject(ctx, p.Bucket, p.Key, io.NewSectionReader(s.spool.f, 0, size), size)
+		err := s.writeObject(ctx, p, size)
 		s.metrics.deliveryDuration.Observe(time.Since(start).Seconds())
 		if err != nil {
 			s.metrics.attemptsErr.Inc()
@@ -492,6 +499,27 @@ func (s *stream) put(ctx context.Context, p pending, records, rawBytes int, reco
 	s.metrics.compressed.Add(float64(size))
 	s.logger.Debug("object delivered", "bucket", p.Bucket, "key", p.Key, "first", p.First, "last", p.Last, "records", records, "bytes", size)
 	return delivered
+}
+
+// writeObject writes the spool as the object of intent p: moved into
+// place when the store can take the file, else copied.
+func (s *stream) writeObject(ctx context.Context, p pending, size int64) error {
+	if m, ok := s.m.opts.Store.(ObjectMover); ok && !s.copyObjects {
+		// The file moves away: the next batch opens a new spool.
+		s.spool.close()
+		err := m.MoveObject(ctx, p.Bucket, p.Key, s.spool.path)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return err
+		}
+		s.copyObjects = true
+		s.logger.Info("the spool cannot be moved into the object store; copying objects instead", "err", err)
+	}
+	f, err := os.Open(s.spool.path)
+	if err != nil {
+		return fmt.Errorf("cannot open spool file: %w", err)
+	}
+	defer f.Close()
+	return s.m.opts.Store.PutObject(ctx, p.Bucket, p.Key, io.NewSectionReader(f, 0, size), size)
 }
 
 // retry calls f until it succeeds, backing off between attempts, and

@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"unicode/utf8"
 )
 
@@ -182,6 +183,61 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 			return fmt.Errorf("cannot write %q: it is the directory of other objects: %w", path, ErrInvalidName)
 		}
 		return fmt.Errorf("cannot rename %q to %q: %w", tmp, path, err)
+	}
+	return syncDir(dir)
+}
+
+// MoveObject makes the file at src the object bucket/key by renaming it
+// into place, which spares PutObject's copy when the caller has the object
+// in a file already (delivery's spool). It makes src's data durable first,
+// replaces the object atomically, and makes the directory entry durable. If
+// src is gone but the object exists, an earlier call moved it and failed
+// only to sync the directory: MoveObject syncs it and succeeds. When src is
+// on another filesystem it changes nothing and returns an error wrapping
+// errors.ErrUnsupported: the caller copies with PutObject instead.
+func (s *Store) MoveObject(ctx context.Context, bucket, key, src string) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	path, err := s.Path(bucket, key)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := s.ensureDir(dir); err != nil {
+		return err
+	}
+	f, err := os.Open(src)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Stat(path); serr == nil {
+			return syncDir(dir)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cannot open %q: %w", src, err)
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("cannot sync %q: %w", src, err)
+	}
+	if err := os.Rename(src, path); err != nil {
+		if errors.Is(err, syscall.EXDEV) {
+			return fmt.Errorf("cannot move %q into the object store on another filesystem: %w", src, errors.ErrUnsupported)
+		}
+		if fi, serr := os.Stat(path); serr == nil && fi.IsDir() {
+			return fmt.Errorf("cannot write %q: it is the directory of other objects: %w", path, ErrInvalidName)
+		}
+		return fmt.Errorf("cannot rename %q to %q: %w", src, path, err)
 	}
 	return syncDir(dir)
 }

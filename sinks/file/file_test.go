@@ -299,3 +299,38 @@ func BenchmarkPutObject(b *testing.B) {
 		i++
 	}
 }
+
+func TestMoveObject(t *testing.T) {
+	root := t.TempDir()
+	s, err := New(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "spool")
+	for i, body := range []string{"first version", "second"} {
+		if err := os.WriteFile(src, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MoveObject(context.Background(), "b", "dir/obj.gz", src); err != nil {
+			t.Fatalf("MoveObject #%d = %v", i, err)
+		}
+		got, err := os.ReadFile(filepath.Join(root, "b", "dir", "obj.gz"))
+		if err != nil || string(got) != body {
+			t.Fatalf("object after MoveObject #%d = %q, %v; want %q", i, got, err, body)
+		}
+		if _, err := os.Stat(src); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("source still there after MoveObject: %v", err)
+		}
+	}
+	// A retry after a move that succeeded: the source is gone, the object stays.
+	if err := s.MoveObject(context.Background(), "b", "dir/obj.gz", src); err != nil {
+		t.Errorf("MoveObject again after a successful move = %v; want nil", err)
+	}
+	// No source and no object: an error, nothing created.
+	if err := s.MoveObject(context.Background(), "b", "missing", src); err == nil {
+		t.Error("MoveObject of a missing file to a new key = nil; want an error")
+	}
+	if err := s.MoveObject(context.Background(), "b", "../escape", src); !errors.Is(err, ErrInvalidName) {
+		t.Errorf("MoveObject to ../escape = %v; want ErrInvalidName", err)
+	}
+}
