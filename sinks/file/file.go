@@ -149,42 +149,21 @@ func (s *Store) Path(bucket, key string) (string, error) {
 // of that name atomically, and returns once the object is durable. It does
 // not keep body. An error leaves the previous object, if any, in place.
 func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrClosed
-	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	defer s.wg.Done()
-
-	path, err := s.Path(bucket, key)
-	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	dir := filepath.Dir(path)
-	if err := s.ensureDir(dir); err != nil {
-		return err
-	}
-	tmp, err := writeTemp(dir, filepath.Base(path), body, size)
-	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		if fi, serr := os.Stat(path); serr == nil && fi.IsDir() {
-			return fmt.Errorf("cannot write %q: it is the directory of other objects: %w", path, ErrInvalidName)
+	return s.write(ctx, bucket, key, func(path string) error {
+		tmp, err := writeTemp(filepath.Dir(path), filepath.Base(path), body, size)
+		if err != nil {
+			return err
 		}
-		return fmt.Errorf("cannot rename %q to %q: %w", tmp, path, err)
-	}
-	return syncDir(dir)
+		if err := ctx.Err(); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			os.Remove(tmp)
+			return renameError(tmp, path, err)
+		}
+		return nil
+	})
 }
 
 // MoveObject makes the file at src the object bucket/key by renaming it
@@ -196,6 +175,36 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 // on another filesystem it changes nothing and returns an error wrapping
 // errors.ErrUnsupported: the caller copies with PutObject instead.
 func (s *Store) MoveObject(ctx context.Context, bucket, key, src string) error {
+	return s.write(ctx, bucket, key, func(path string) error {
+		f, err := os.Open(src)
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, serr := os.Stat(path); serr == nil {
+				return nil // moved by an earlier call
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("cannot open %q: %w", src, err)
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("cannot sync %q: %w", src, err)
+		}
+		err = os.Rename(src, path)
+		if errors.Is(err, syscall.EXDEV) {
+			return fmt.Errorf("cannot move %q into the object store on another filesystem: %w", src, errors.ErrUnsupported)
+		}
+		if err != nil {
+			return renameError(src, path, err)
+		}
+		return nil
+	})
+}
+
+// write checks the store is open and the name valid, makes the object's
+// directory exist durably, lets put place the object at path, and makes
+// the directory entry durable.
+func (s *Store) write(ctx context.Context, bucket, key string, put func(path string) error) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -216,30 +225,18 @@ func (s *Store) MoveObject(ctx context.Context, bucket, key, src string) error {
 	if err := s.ensureDir(dir); err != nil {
 		return err
 	}
-	f, err := os.Open(src)
-	if errors.Is(err, fs.ErrNotExist) {
-		if _, serr := os.Stat(path); serr == nil {
-			return syncDir(dir)
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("cannot open %q: %w", src, err)
-	}
-	err = f.Sync()
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("cannot sync %q: %w", src, err)
-	}
-	if err := os.Rename(src, path); err != nil {
-		if errors.Is(err, syscall.EXDEV) {
-			return fmt.Errorf("cannot move %q into the object store on another filesystem: %w", src, errors.ErrUnsupported)
-		}
-		if fi, serr := os.Stat(path); serr == nil && fi.IsDir() {
-			return fmt.Errorf("cannot write %q: it is the directory of other objects: %w", path, ErrInvalidName)
-		}
-		return fmt.Errorf("cannot rename %q to %q: %w", src, path, err)
+	if err := put(path); err != nil {
+		return err
 	}
 	return syncDir(dir)
+}
+
+// renameError explains a failed rename of from over the object at path.
+func renameError(from, path string, err error) error {
+	if fi, serr := os.Stat(path); serr == nil && fi.IsDir() {
+		return fmt.Errorf("cannot write %q: it is the directory of other objects: %w", path, ErrInvalidName)
+	}
+	return fmt.Errorf("cannot rename %q to %q: %w", from, path, err)
 }
 
 // writeTemp writes the size bytes of body to a new, fsynced temporary file
