@@ -29,6 +29,7 @@ type Config struct {
 	Server      Server
 	Auth        Auth
 	ObjectStore ObjectStore
+	Encryption  Encryption
 	// Streams are the delivery streams the file declares, in file order,
 	// with delivery's defaults applied and validated.
 	Streams []delivery.StreamConfig
@@ -55,6 +56,14 @@ type ObjectStore struct {
 	// SecretAccessKey is already resolved: secret_access_key, or the value
 	// of the environment variable secret_access_key_env names.
 	S3 s3.Config // s3
+}
+
+// Encryption holds the settings of the encryption section: where the
+// master keys of client-side encryption come from. With neither set, the
+// environment variable encrypt.EnvMasterKeys is used when it is set.
+type Encryption struct {
+	KeyFile string // key_file
+	KeysEnv string // keys_env
 }
 
 // Log formats (server.log_format).

@@ -237,13 +237,13 @@ var errorTests = []struct {
 }{
 	// Unknown keys.
 	{"sever:\n  data_dir: x\n",
-		`hydrant.yaml:1:1: unknown key "sever" (valid keys: server, auth, object_store, streams)`},
+		`hydrant.yaml:1:1: unknown key "sever" (valid keys: server, auth, object_store, encryption, streams)`},
 	{"streams:\n  - name: events\n    destination:\n      bucket: events\n      buffering:\n        size_mbs: 5\n",
 		`hydrant.yaml:6:9: streams[0].destination.buffering: unknown key "size_mbs" (valid keys: size_mb, interval_seconds)`},
 	{"streams:\n- name: e\n  destination: {bucket: events, buffering: {size_mbs: 5}}\n",
 		`hydrant.yaml:3:45: streams[0].destination.buffering: unknown key "size_mbs" (valid keys: size_mb, interval_seconds)`},
 	{"x-destination: &dest {bucket: shared}\n",
-		`hydrant.yaml:1:1: unknown key "x-destination" (valid keys: server, auth, object_store, streams)`},
+		`hydrant.yaml:1:1: unknown key "x-destination" (valid keys: server, auth, object_store, encryption, streams)`},
 
 	// Wrong types.
 	{"streams:\n  - name: e\n    destination:\n      bucket: events\n      buffering: {size_mb: five}\n",
@@ -255,7 +255,7 @@ var errorTests = []struct {
 	{"streams:\n  - name: e\n    destination:\n      bucket: events\n      buffering: 5\n",
 		`hydrant.yaml:5:18: streams[0].destination.buffering: expected a mapping with keys size_mb, interval_seconds, found "5"`},
 	{"- server\n",
-		`hydrant.yaml:1:1: expected a mapping with keys server, auth, object_store, streams, found a list`},
+		`hydrant.yaml:1:1: expected a mapping with keys server, auth, object_store, encryption, streams, found a list`},
 	{"streams: {name: events}\n",
 		`hydrant.yaml:1:10: streams: expected a list, found a mapping`},
 	{"streams: [events]\n",
@@ -368,7 +368,7 @@ var errorTests = []struct {
 	{"object_store:\n  s3:\n    access_key_id: AKID\n    secret_access_key: s\n    secret_access_key_env: HYDRANT_TEST_SECRET\n",
 		`hydrant.yaml:5:5: object_store.s3: secret_access_key_env and secret_access_key (line 4) exclude each other: set only one`},
 	{"object_store:\n  s3:\n    bucket: events\n",
-		`hydrant.yaml:3:5: object_store.s3: unknown key "bucket" (valid keys: endpoint, region, access_key_id, secret_access_key, secret_access_key_env, force_path_style, create_buckets, part_size)`},
+		`hydrant.yaml:3:5: object_store.s3: unknown key "bucket" (valid keys: endpoint, region, access_key_id, secret_access_key, secret_access_key_env, force_path_style, create_buckets, part_size, ca_file, insecure_skip_verify, sse)`},
 
 	// Server.
 	{"server:\n  data_dir: \"\"\n",

@@ -234,9 +234,17 @@ func (d *decoder) checkAccessKeys(keys []AccessKey) {
 	}
 }
 
-// checkS3 reports half-set credentials and a part size out of range.
+// checkS3 reports half-set credentials, a part size out of range, and
+// server-side encryption or TLS settings that do not fit together.
 func (d *decoder) checkS3(c *s3.Config) {
 	const p = "object_store.s3"
+	if err := c.SSE.Validate(); err != nil {
+		d.errorf(d.node(p+".sse"), p+".sse", "%v", err)
+	} else if c.Endpoint != "" {
+		if err := c.Validate(); err != nil && (c.SSE.Type == s3.SSEC || c.CAFile != "" || c.InsecureSkipVerify) {
+			d.errorf(d.node(p+".endpoint"), p+".endpoint", "%v", err)
+		}
+	}
 	switch {
 	case c.AccessKeyID != "" && c.SecretAccessKey == "":
 		d.errorf(d.node(p+".access_key_id"), p, "access_key_id is set without a secret: set secret_access_key_env (or secret_access_key) too")
@@ -257,6 +265,9 @@ func (d *decoder) checkStreams(streams []delivery.StreamConfig) {
 	first := make(map[string]int)
 	for i := range streams {
 		s := &streams[i]
+		// Defaults that depend on other keys (those of a feature that is
+		// turned on) are only known now.
+		s.Destination.ApplyFeatureDefaults()
 		if err := s.Validate(); err != nil {
 			var fe *delivery.FieldError
 			if !errors.As(err, &fe) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hydrantio/hydrant/delivery"
+	"github.com/hydrantio/hydrant/sinks/parquet"
 )
 
 var update = flag.Bool("update", false, "rewrite "+examplePath+" from Reference()")
@@ -55,11 +56,13 @@ func TestReferenceLoads(t *testing.T) {
 	}
 	want := Default()
 	want.Auth.AccessKeys = []AccessKey{{ID: "AKIAIOSFODNN7EXAMPLE", Secret: "example-secret"}}
+	want.ObjectStore.S3.SSE.KMSContext = map[string]string{} // kms_context: {}
 	want.Streams = []delivery.StreamConfig{withStream("events", "events", func(s *delivery.StreamConfig) {
 		s.Tags = map[string]string{"team": "data"}
 		s.Destination.Prefix = "logs/!{timestamp:yyyy/MM/dd}/"
 		s.Destination.ErrorOutputPrefix = "errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/"
 		s.Destination.Compression = delivery.GZIP
+		s.Destination.FormatConversion.Schema.Columns = []parquet.Column{{Name: "user_id", Type: "string"}}
 	})}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(%q) =\n%+v\nwant\n%+v", examplePath, got, want)

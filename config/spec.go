@@ -33,6 +33,11 @@ var spec = &object{fields: []*field{{
 		"embedded object store, which keeps bucket B as the directory <data_dir>/objects/B/.",
 	value: mapping(func(c *Config) *ObjectStore { return &c.ObjectStore }, objectStoreSpec),
 }, {
+	key: "encryption",
+	doc: "Master keys of client-side encryption, which destinations turn on with " +
+		"encryption.client_side.",
+	value: mapping(func(c *Config) *Encryption { return &c.Encryption }, encryptionSpec),
+}, {
 	key: "streams",
 	doc: "Delivery streams declared by this file. The API can use them but cannot " +
 		"update or delete them.",
@@ -184,8 +189,62 @@ var s3Spec = &object{
 			"size, read one at a time, so it bounds the memory each upload in flight uses.",
 		rng:   formatSize(s3.MinPartSize) + " to " + formatSize(s3.MaxPartSize),
 		value: size(func(c *s3.Config) *int64 { return &c.PartSize }),
+	}, {
+		key: "ca_file",
+		doc: "PEM file of certificate authorities trusted, on top of the system's, when " +
+			"the endpoint is https://; for a server with a private CA.",
+		example:  "/etc/hydrant/s3-ca.pem",
+		disabled: true,
+		value:    str(func(c *s3.Config) *string { return &c.CAFile }, nil),
+	}, {
+		key: "insecure_skip_verify",
+		doc: "Skips the check of the server's TLS certificate. For testing only: anyone " +
+			"on the path can then read and change what Hydrant writes.",
+		value: boolean(func(c *s3.Config) *bool { return &c.InsecureSkipVerify }),
+	}, {
+		key: "sse",
+		doc: "Server-side encryption the S3 server applies to every object written. A " +
+			"destination's encryption.kms_key_arn asks for SSE-KMS with its own key instead.",
+		value: mapping(func(c *s3.Config) *s3.SSEConfig { return &c.SSE }, sseSpec),
 	}},
 }
+
+var sseSpec = &object{atMostOne: []string{"customer_key", "customer_key_env"}, fields: []*field{{
+	key: "type",
+	doc: "SSE-S3 (keys managed by the server), SSE-KMS (a key of the server's KMS) or " +
+		"SSE-C (a key Hydrant sends with every request, which needs an https endpoint). " +
+		"Empty sends no encryption header, so the bucket's default applies.",
+	rng:  `"", ` + s3.SSES3 + ", " + s3.SSEKMS + " or " + s3.SSEC,
+	dflt: `default: "" (the bucket's default)`,
+	value: str(func(c *s3.SSEConfig) *string { return &c.Type }, optional(func(s string) error {
+		if s != s3.SSES3 && s != s3.SSEKMS && s != s3.SSEC {
+			return fmt.Errorf("%q is not a server-side encryption type: use %s", s, orList([]string{s3.SSES3, s3.SSEKMS, s3.SSEC}))
+		}
+		return nil
+	})),
+}, {
+	key:     "kms_key_id",
+	doc:     "With SSE-KMS, the key ID or ARN; empty means the server's default key.",
+	example: `""`,
+	value:   str(func(c *s3.SSEConfig) *string { return &c.KMSKeyID }, nil),
+}, {
+	key:   "kms_context",
+	doc:   "With SSE-KMS, the encryption context sent with every object.",
+	value: stringMap(func(c *s3.SSEConfig) *map[string]string { return &c.KMSContext }),
+}, {
+	key: "customer_key",
+	doc: "With SSE-C, the 256-bit key as base64, written in this file. Prefer " +
+		"customer_key_env. The server does not keep it: losing it loses the objects.",
+	example:  "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+	disabled: true,
+	value:    str(func(c *s3.SSEConfig) *string { return &c.CustomerKey }, nil),
+}, {
+	key:      "customer_key_env",
+	doc:      "With SSE-C, the name of the environment variable holding the key as base64.",
+	example:  "HYDRANT_SSE_C_KEY",
+	disabled: true,
+	value:    envSecret(func(c *s3.SSEConfig) *string { return &c.CustomerKey }),
+}}}
 
 var streamSpec = &object{fields: []*field{{
 	key: "name",
@@ -256,6 +315,22 @@ var destinationSpec = &object{fields: []*field{{
 	rng:     "one of " + strings.Join(delivery.CompressionFormats, ", "),
 	example: delivery.GZIP,
 	value:   str(func(d *delivery.Destination) *string { return &d.Compression }, nil),
+}, {
+	key:   "processing",
+	doc:   "Record processing before delivery, in this order: de-aggregation, partition key extraction, then the delimiter.",
+	value: mapping(func(d *delivery.Destination) *delivery.Processing { return &d.Processing }, processingSpec),
+}, {
+	key:   "dynamic_partitioning",
+	doc:   "Delivers records under prefixes computed from their content (Firehose's dynamic partitioning).",
+	value: mapping(func(d *delivery.Destination) *delivery.DynamicPartitioning { return &d.DynamicPartitioning }, dynamicPartitioningSpec),
+}, {
+	key:   "format_conversion",
+	doc:   "Converts JSON records to Apache Parquet (Firehose's record format conversion, with the schema given here).",
+	value: mapping(func(d *delivery.Destination) *delivery.FormatConversion { return &d.FormatConversion }, formatConversionSpec),
+}, {
+	key:   "encryption",
+	doc:   "How objects are encrypted.",
+	value: mapping(func(d *delivery.Destination) *delivery.ObjectEncryption { return &d.Encryption }, objectEncryptionSpec),
 }}}
 
 // object describes a mapping of the config file.

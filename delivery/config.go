@@ -82,6 +82,15 @@ type Destination struct {
 	Buffering BufferingHints `json:"buffering"`
 	// Compression is one of CompressionFormats.
 	Compression string `json:"compression"`
+	// Processing is the record processing before delivery.
+	Processing Processing `json:"processing,omitzero"`
+	// DynamicPartitioning delivers records to prefixes computed from
+	// their content.
+	DynamicPartitioning DynamicPartitioning `json:"dynamicPartitioning,omitzero"`
+	// FormatConversion converts JSON records to Parquet.
+	FormatConversion FormatConversion `json:"formatConversion,omitzero"`
+	// Encryption says how objects are encrypted.
+	Encryption ObjectEncryption `json:"encryption,omitzero"`
 }
 
 // BufferingHints say when a buffer is delivered: when it holds SizeMB
@@ -122,6 +131,17 @@ func (d *Destination) ApplyDefaults() {
 	if d.Compression == "" {
 		d.Compression = Uncompressed
 	}
+	d.ApplyFeatureDefaults()
+}
+
+// ApplyFeatureDefaults fills the unset fields of the features turned on
+// (partitioning, format conversion, de-aggregation), whose defaults are
+// only known once the feature is: a config loader that applied the other
+// defaults before decoding calls it after.
+func (d *Destination) ApplyFeatureDefaults() {
+	d.Processing.applyDefaults()
+	d.DynamicPartitioning.applyDefaults()
+	d.FormatConversion.applyDefaults()
 }
 
 // FieldError is a validation error about one field. Field is the dotted
@@ -180,6 +200,9 @@ func (d *Destination) Validate() error {
 		return &FieldError{"error_output_prefix", err.Error()}
 	}
 	if fe := validatePrefixPair(d.Prefix, d.ErrorOutputPrefix); fe != nil {
+		return fe
+	}
+	if fe := d.validateProcessing(); fe != nil {
 		return fe
 	}
 	return nil

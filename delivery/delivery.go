@@ -76,3 +76,11 @@ type ObjectStore interface {
 type ObjectMover interface {
 	MoveObject(ctx context.Context, bucket, key, path string) error
 }
+
+// KMSObjectStore is an ObjectStore that can ask the server to encrypt an
+// object with a key of its KMS (SSE-KMS), for destinations that name one
+// (Firehose's KMSEncryptionConfig). A store without it ignores the key:
+// the embedded store keeps objects on the local disk.
+type KMSObjectStore interface {
+	PutObjectKMS(ctx context.Context, bucket, key string, body io.Reader, size int64, kmsKeyID string) error
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hydrantio/hydrant/delivery/encrypt"
 	"github.com/hydrantio/hydrant/delivery/wal"
 	"github.com/hydrantio/hydrant/record"
 )
@@ -27,6 +28,9 @@ type Options struct {
 	DataDir string
 	// Store is where streams deliver their objects.
 	Store ObjectStore
+	// Keys are the master keys of client-side encryption; nil means none,
+	// and destinations that ask for it are refused.
+	Keys *encrypt.Keyring
 	// Logger is the structured logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the delivery metrics; nil registers nothing.
@@ -162,7 +166,7 @@ func (m *Manager) ApplyConfig(ctx context.Context, cfgs []StreamConfig) error {
 	declared := make(map[string]bool, len(cfgs))
 	for _, cfg := range cfgs {
 		cfg.ApplyDefaults()
-		if err := cfg.Validate(); err != nil {
+		if err := m.validate(&cfg); err != nil {
 			return fmt.Errorf("stream %q: %w", cfg.Name, err)
 		}
 		declared[cfg.Name] = true
@@ -219,10 +223,27 @@ func configEqual(a, b StreamConfig) bool {
 // the name is taken (also while a stream of that name is being deleted).
 func (m *Manager) Create(ctx context.Context, cfg StreamConfig) (StreamInfo, error) {
 	cfg.ApplyDefaults()
-	if err := cfg.Validate(); err != nil {
+	if err := m.validate(&cfg); err != nil {
 		return StreamInfo{}, err
 	}
 	return m.create(ctx, cfg, SourceAPI)
+}
+
+// validate checks cfg, and what it needs of the manager.
+func (m *Manager) validate(cfg *StreamConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	return m.validateDestination(&cfg.Destination, "destination.")
+}
+
+// validateDestination checks what d needs of the manager: master keys
+// for client-side encryption.
+func (m *Manager) validateDestination(d *Destination, path string) error {
+	if d.Encryption.ClientSide && m.opts.Keys == nil {
+		return &FieldError{path + "encryption.client_side", "needs master keys: give hydrant serve a key file (encryption.key_file in the config) or set " + encrypt.EnvMasterKeys}
+	}
+	return nil
 }
 
 func (m *Manager) create(_ context.Context, cfg StreamConfig, source string) (StreamInfo, error) {
@@ -362,6 +383,9 @@ func (m *Manager) UpdateDestination(_ context.Context, name string, versionID in
 		if errors.As(err, &fe) {
 			return &FieldError{"destination." + fe.Field, fe.Message}
 		}
+		return err
+	}
+	if err := m.validateDestination(&dest, "destination."); err != nil {
 		return err
 	}
 	var mismatch bool

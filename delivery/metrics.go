@@ -22,6 +22,7 @@ type metrics struct {
 	deliveryDuration *prometheus.HistogramVec
 	compressedBytes  *prometheus.CounterVec
 	appendDuration   *prometheus.HistogramVec
+	failedRecords    *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -73,20 +74,24 @@ func newMetrics() *metrics {
 			Help:    "Time for a put to become durable in the stream's log (the producer's acknowledgement latency inside Hydrant).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}, stream),
+		failedRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hydrant_error_output_records_total",
+			Help: "Records written to the error output, by error output type (processing-failed, format-conversion-failed, partitioning-failed).",
+		}, []string{"stream", "type"}),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.incomingBytes, m.incomingRecords, m.incomingPuts, m.throttledRecords,
 		m.deliveryBytes, m.deliveryRecords, m.deliveryObjects, m.deliveryAttempts, m.deliveryDuration,
-		m.compressedBytes, m.appendDuration}
+		m.compressedBytes, m.appendDuration, m.failedRecords}
 }
 
 // forget drops every series of a deleted stream.
 func (m *metrics) forget(stream string) {
 	l := prometheus.Labels{"stream": stream}
 	for _, v := range []*prometheus.CounterVec{m.incomingBytes, m.incomingRecords, m.incomingPuts, m.throttledRecords,
-		m.deliveryBytes, m.deliveryRecords, m.deliveryObjects, m.deliveryAttempts, m.compressedBytes} {
+		m.deliveryBytes, m.deliveryRecords, m.deliveryObjects, m.deliveryAttempts, m.compressedBytes, m.failedRecords} {
 		v.DeletePartialMatch(l)
 	}
 	m.deliveryDuration.DeletePartialMatch(l)

@@ -66,6 +66,9 @@ type KeyParams struct {
 	First, Last uint64
 	// Extension is the object's file extension, from compress.Extension.
 	Extension string
+	// PartitionKeys are the values of !{partitionKeyFromQuery:KEY}
+	// expressions, by KEY, for a dynamically partitioned object.
+	PartitionKeys map[string]string
 }
 
 // ObjectKey returns the object key for p:
@@ -90,8 +93,9 @@ type KeyParams struct {
 //     differs from the others but not between retries;
 //   - !{firehose:error-output-type} is ErrorOutputType.
 //
-// Hydrant cannot evaluate !{partitionKeyFromQuery:…} and
-// !{partitionKeyFromLambda:…} yet: they stay in the key as written.
+// !{partitionKeyFromQuery:KEY} is PartitionKeys[KEY]; a key missing
+// there stays in the key as written (the caller checks first, see
+// PartitionPrefix). !{partitionKeyFromLambda:…} is not evaluated yet.
 //
 // ObjectKey does not validate p.Prefix; an invalid prefix (see
 // ValidatePrefix) is used as literal text where it cannot be parsed.
@@ -275,8 +279,14 @@ func (tmpl *prefixTemplate) render(dst []byte, p KeyParams, t time.Time) []byte 
 			} else {
 				dst = append(dst, p.ErrorOutputType...)
 			}
+		case prefixNSPartitionKeyFromQuery:
+			if v, ok := p.PartitionKeys[part.value]; ok {
+				dst = append(dst, v...)
+			} else {
+				dst = append(dst, part.String()...)
+			}
 		default:
-			// Partition keys are not evaluated yet (see ObjectKey).
+			// Lambda partition keys come with transforms (see ObjectKey).
 			dst = append(dst, part.String()...)
 		}
 	}

@@ -10,15 +10,17 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hydrantio/hydrant/delivery/compress"
 	"github.com/hydrantio/hydrant/delivery/wal"
 	"github.com/hydrantio/hydrant/record"
 )
@@ -56,11 +58,16 @@ type stream struct {
 
 	// Reused across batches.
 	intent *os.File // the delivery intent file, opened on first use
-	spool  spool
+	// main builds the batch's object, or each partition's in turn.
+	main objectWriter
+	// errw build the error output objects, by error output type.
+	errw map[string]*objectWriter
+	// parts are the partition spools, as many as a batch has used.
+	parts []*partSpool
+	// proc is the record processing of the current definition.
+	proc *processor
 	// copyObjects is set once the store refused to move the spool.
 	copyObjects bool
-	zw          compress.Writer
-	zf          string
 }
 
 type streamMetrics struct {
@@ -118,20 +125,6 @@ func (s *stream) forcing() bool {
 	info := s.infoPtr.Load()
 	return info.Status == StatusDeleting && info.ForceDelete
 }
-
-// batch is the buffer being filled: records read from the log, compressed
-// as they come into the stream's spool file, so memory stays bounded
-// whatever the buffering hints and however many streams there are.
-type batch struct {
-	info         StreamInfo // the definition the batch was opened under
-	first, last  uint64
-	records      int
-	rawBytes     int
-	firstArrival time.Time
-	openedAt     time.Time
-}
-
-func (b *batch) full() bool { return b.rawBytes >= b.info.Config.Destination.Buffering.SizeBytes() }
 
 // spool holds the compressed batch on disk. The log already has the
 // records, so the spool is never synced: after a crash the batch is built
@@ -204,12 +197,16 @@ func (sp *spool) close() {
 // pending is the delivery intent, made durable before an object is written:
 // after a crash the same records go to the same key, so the object is
 // rewritten rather than duplicated, whatever the buffering does next time.
+//
+// The intent names the records and the definition the batch was built
+// under; the batch's objects are a pure function of the two, so the
+// intent need not list them.
 type pending struct {
-	First       uint64 `json:"first"`
-	Last        uint64 `json:"last"`
-	Bucket      string `json:"bucket"`
-	Key         string `json:"key"`
-	Compression string `json:"compression"`
+	First       uint64      `json:"first"`
+	Last        uint64      `json:"last"`
+	StreamID    string      `json:"streamId"`
+	Version     int         `json:"version"`
+	Destination Destination `json:"destination"`
 }
 
 const (
@@ -238,10 +235,9 @@ func (s *stream) run() {
 		case <-ctx.Done():
 		}
 	}()
-	s.spool.path = filepath.Join(s.dir, spoolFile)
-	defer s.spool.close()
+	s.main.sp.path = filepath.Join(s.dir, spoolFile)
+	defer s.closeSpools()
 	defer s.closeIntent()
-	defer s.releaseCompressor()
 
 	if !s.forcing() {
 		if err := s.redeliverPending(ctx); err != nil {
@@ -261,7 +257,7 @@ func (s *stream) run() {
 		if s.forcing() {
 			s.oldestUndelivered.Store(0)
 			r.Close()
-			s.spool.close()
+			s.closeSpools()
 			s.closeIntent()
 			s.m.finishDelete(s)
 			return
@@ -288,7 +284,15 @@ func (s *stream) run() {
 				continue
 			}
 			if b == nil {
-				b = s.openBatch(info, rec)
+				if b = s.openBatch(info, rec); b == nil {
+					if !sleep(ctx, time.Second) {
+						return
+					}
+					if r, err = s.reopen(ctx, r); err != nil {
+						return
+					}
+					continue
+				}
 			}
 			s.add(b, rec)
 		}
@@ -297,7 +301,7 @@ func (s *stream) run() {
 			hints := b.info.Config.Destination.Buffering
 			due := b.openedAt.Add(hints.Interval())
 			if b.full() || !s.m.now().Before(due) || (caughtUp && (hints.IntervalSeconds == 0 || deleting || draining)) {
-				out := s.deliver(ctx, b)
+				out := s.deliver(ctx, b, true)
 				b = nil
 				if out == delivered {
 					failures = 0
@@ -365,7 +369,7 @@ func (s *stream) tryFinishDelete() bool {
 	if st.Committed != st.NextOffset {
 		return false
 	}
-	s.spool.close()
+	s.closeSpools()
 	s.closeIntent()
 	s.m.finishDelete(s)
 	return true
@@ -391,36 +395,35 @@ func (s *stream) closeIntent() {
 	}
 }
 
-// releaseCompressor drops the state of a batch that was never finished
-// (a stop, a read error), which for GZIP also ends its block goroutines.
-func (s *stream) releaseCompressor() {
-	if s.zw != nil {
-		s.zw.Reset(io.Discard)
+// closeSpools closes every spool file of the stream.
+func (s *stream) closeSpools() {
+	s.main.close()
+	for _, o := range s.errw {
+		o.close()
+	}
+	for _, ps := range s.parts {
+		ps.close()
 	}
 }
 
-// compressor returns the stream's compressor for format, writing into the
-// freshly reset spool.
-func (s *stream) compressor(format string) (compress.Writer, error) {
-	// First, so that nothing of an unfinished batch reaches the new spool.
-	s.releaseCompressor()
-	s.spool.reset()
-	if s.zw == nil || s.zf != format {
-		zw, err := compress.NewWriter(format, &s.spool)
-		if err != nil {
-			return nil, err
-		}
-		s.zw, s.zf = zw, format
-		return zw, nil
-	}
-	s.zw.Reset(&s.spool)
-	return s.zw, nil
-}
-
+// openBatch opens a batch under info starting with record first. It
+// returns nil, having logged why, when the batch cannot be started (a
+// spool that cannot be opened); the caller retries.
 func (s *stream) openBatch(info StreamInfo, first record.Record) *batch {
-	if _, err := s.compressor(info.Config.Destination.Compression); err != nil {
-		// Validate admits only known formats.
-		panic(fmt.Sprintf("delivery: %v", err))
+	dest := info.Config.Destination
+	if s.proc == nil || !reflect.DeepEqual(s.proc.dest, dest) {
+		proc, err := newProcessor(dest)
+		if err != nil {
+			// Validate compiled the same definition.
+			panic(fmt.Sprintf("delivery: %v", err))
+		}
+		s.proc = proc
+	}
+	if !dest.DynamicPartitioning.Enabled {
+		if err := s.main.open(dest.objectFormat(), s.m.opts.Keys); err != nil {
+			s.logger.Error("cannot start a batch; retrying", "err", err)
+			return nil
+		}
 	}
 	s.oldestUndelivered.CompareAndSwap(0, first.ArrivalTime.UnixNano())
 	return &batch{
@@ -431,53 +434,95 @@ func (s *stream) openBatch(info StreamInfo, first record.Record) *batch {
 	}
 }
 
-func (s *stream) add(b *batch, rec record.Record) {
-	// A spool write error sticks in the spool and surfaces in deliver.
-	_, _ = s.zw.Write(rec.Data)
-	b.last = rec.Offset
-	b.records++
-	b.rawBytes += len(rec.Data)
-}
-
-// deliver writes the batch as one object, retrying with backoff until it
-// succeeds, then commits the log.
-func (s *stream) deliver(ctx context.Context, b *batch) outcome {
+// deliver writes the batch's objects, each retried with backoff until it
+// succeeds, then commits the log. With recordIntent, the delivery intent
+// is made durable first; a redelivery has it on disk already.
+func (s *stream) deliver(ctx context.Context, b *batch, recordIntent bool) outcome {
 	dest := b.info.Config.Destination
-	p := pending{
-		First:  b.first,
-		Last:   b.last,
-		Bucket: dest.Bucket,
-		Key: ObjectKey(KeyParams{
-			Prefix:    dest.Prefix,
-			Stream:    s.name,
-			Version:   b.info.VersionID,
-			StreamID:  b.info.ID,
-			Time:      b.firstArrival,
-			First:     b.first,
-			Last:      b.last,
-			Extension: compress.Extension(dest.Compression),
-		}),
-		Compression: dest.Compression,
+	if recordIntent {
+		p := pending{First: b.first, Last: b.last, StreamID: b.info.ID, Version: b.info.VersionID, Destination: dest}
+		if !s.retry(ctx, "cannot record the delivery intent", func() error { return s.writePending(p) }) {
+			return stopped
+		}
 	}
-	return s.put(ctx, p, b.records, b.rawBytes, true)
+	key := KeyParams{
+		Prefix:   dest.Prefix,
+		Stream:   s.name,
+		Version:  b.info.VersionID,
+		StreamID: b.info.ID,
+		Time:     b.firstArrival,
+		First:    b.first,
+		Last:     b.last,
+	}
+	var st deliveryStats
+	format := dest.objectFormat()
+	if !b.partitioned() {
+		if out := s.writeObject(ctx, &s.main, dest.Bucket, key, format, &st); out != delivered {
+			return out
+		}
+	} else {
+		for _, prefix := range b.partOrder {
+			ps := b.parts[prefix]
+			if err := s.main.open(format, s.m.opts.Keys); err != nil {
+				s.logger.Error("cannot build a partition's object; reading the batch again from the log", "err", err)
+				return rebuild
+			}
+			if err := ps.each(func(arrival time.Time, data []byte) { s.writeRecord(b, &s.main, arrival, data) }); err != nil {
+				s.logger.Error("cannot build a partition's object; reading the batch again from the log", "err", err)
+				return rebuild
+			}
+			k := key
+			k.PartitionKeys = ps.keys
+			if out := s.writeObject(ctx, &s.main, dest.Bucket, k, format, &st); out != delivered {
+				return out
+			}
+		}
+	}
+	errKey := key
+	if dest.ErrorOutputPrefix != "" {
+		errKey.Prefix = dest.ErrorOutputPrefix
+	}
+	errFormat := objectFormat{compression: dest.Compression, encrypt: dest.Encryption.ClientSide, kmsKeyID: dest.Encryption.KMSKeyARN}
+	for _, errType := range slices.Sorted(maps.Keys(b.failed)) {
+		k := errKey
+		k.ErrorOutputType = errType
+		if out := s.writeObject(ctx, s.errw[errType], dest.Bucket, k, errFormat, &st); out != delivered {
+			return out
+		}
+	}
+	if !s.retry(ctx, "cannot commit the stream's log", func() error { return s.log.Commit(b.last + 1) }) {
+		return stopped
+	}
+	s.oldestUndelivered.Store(0)
+	s.metrics.deliveryRecords.Add(float64(st.records))
+	s.metrics.deliveryBytes.Add(float64(st.rawBytes))
+	s.logger.Debug("batch delivered", "first", b.first, "last", b.last, "objects", st.objects, "records", st.records, "failed", b.failedCount())
+	return delivered
 }
 
-// put finishes the batch in the spool, records the delivery intent (unless
-// it is already on disk), writes the object, retrying until it succeeds,
-// and commits.
-func (s *stream) put(ctx context.Context, p pending, records, rawBytes int, recordIntent bool) outcome {
-	zerr := s.zw.Close()
-	size, err := s.spool.finish()
-	if err = errors.Join(zerr, err); err != nil {
+// deliveryStats add up the objects of one batch.
+type deliveryStats struct {
+	objects, records, rawBytes int
+}
+
+// writeObject finishes the object o holds and writes it under the key of
+// kp, retrying until it succeeds. An object without records is skipped.
+func (s *stream) writeObject(ctx context.Context, o *objectWriter, bucket string, kp KeyParams, format objectFormat, st *deliveryStats) outcome {
+	kmsKeyID := format.kmsKeyID
+	if o.records == 0 {
+		o.release()
+		return delivered
+	}
+	size, err := o.finish()
+	if err != nil {
 		s.logger.Error("cannot build the object; reading the batch again from the log", "err", err)
 		return rebuild
 	}
-	if recordIntent && !s.retry(ctx, "cannot record the delivery intent", func() error { return s.writePending(p) }) {
-		return stopped
-	}
+	kp.Extension = format.extension()
+	key := ObjectKey(kp)
 	ok := s.retry(ctx, "cannot write object", func() error {
 		start := time.Now()
-		err := s.writeObject(ctx, p, size)
+		err := s.storeObject(ctx, o, bucket, key, size, kmsKeyID)
 		s.metrics.deliveryDuration.Observe(time.Since(start).Seconds())
 		if err != nil {
 			s.metrics.attemptsErr.Inc()
@@ -489,37 +534,44 @@ func (s *stream) put(ctx context.Context, p pending, records, rawBytes int, reco
 	if !ok {
 		return stopped
 	}
-	if !s.retry(ctx, "cannot commit the stream's log", func() error { return s.log.Commit(p.Last + 1) }) {
-		return stopped
-	}
-	s.oldestUndelivered.Store(0)
 	s.metrics.deliveryObjects.Inc()
-	s.metrics.deliveryRecords.Add(float64(records))
-	s.metrics.deliveryBytes.Add(float64(rawBytes))
 	s.metrics.compressed.Add(float64(size))
-	s.logger.Debug("object delivered", "bucket", p.Bucket, "key", p.Key, "first", p.First, "last", p.Last, "records", records, "bytes", size)
+	if kp.ErrorOutputType == "" {
+		st.records += o.records
+		st.rawBytes += o.bytes
+	}
+	st.objects++
+	s.logger.Debug("object delivered", "bucket", bucket, "key", key, "records", o.records, "bytes", size)
 	return delivered
 }
 
-// writeObject writes the spool as the object of intent p: moved into
-// place when the store can take the file, else copied.
-func (s *stream) writeObject(ctx context.Context, p pending, size int64) error {
+// storeObject writes the spool of o as an object: moved into place when
+// the store can take the file, else copied.
+func (s *stream) storeObject(ctx context.Context, o *objectWriter, bucket, key string, size int64, kmsKeyID string) error {
+	if k, ok := s.m.opts.Store.(KMSObjectStore); ok && kmsKeyID != "" {
+		f, err := os.Open(o.sp.path)
+		if err != nil {
+			return fmt.Errorf("cannot open spool file: %w", err)
+		}
+		defer f.Close()
+		return k.PutObjectKMS(ctx, bucket, key, io.NewSectionReader(f, 0, size), size, kmsKeyID)
+	}
 	if m, ok := s.m.opts.Store.(ObjectMover); ok && !s.copyObjects {
-		// The file moves away: the next batch opens a new spool.
-		s.spool.close()
-		err := m.MoveObject(ctx, p.Bucket, p.Key, s.spool.path)
+		// The file moves away: the next object opens a new spool.
+		o.sp.close()
+		err := m.MoveObject(ctx, bucket, key, o.sp.path)
 		if !errors.Is(err, errors.ErrUnsupported) {
 			return err
 		}
 		s.copyObjects = true
 		s.logger.Info("the spool cannot be moved into the object store; copying objects instead", "err", err)
 	}
-	f, err := os.Open(s.spool.path)
+	f, err := os.Open(o.sp.path)
 	if err != nil {
 		return fmt.Errorf("cannot open spool file: %w", err)
 	}
 	defer f.Close()
-	return s.m.opts.Store.PutObject(ctx, p.Bucket, p.Key, io.NewSectionReader(f, 0, size), size)
+	return s.m.opts.Store.PutObject(ctx, bucket, key, io.NewSectionReader(f, 0, size), size)
 }
 
 // retry calls f until it succeeds, backing off between attempts, and
@@ -657,23 +709,33 @@ func (s *stream) redeliverPending(ctx context.Context) error {
 	}
 }
 
-// redeliver builds the batch of intent p from the log and puts it. An
-// error means the intent cannot be honoured at all.
+// redeliver builds the batch of intent p from the log, under the
+// definition the intent names, and delivers it. An error means the intent
+// cannot be honoured at all.
 func (s *stream) redeliver(ctx context.Context, p pending) (outcome, error) {
+	if p.Destination.Bucket == "" {
+		return stopped, errors.New("it names no destination")
+	}
+	if err := p.Destination.Validate(); err != nil {
+		return stopped, fmt.Errorf("its destination is not valid: %w", err)
+	}
+	info := s.info()
+	info.ID, info.VersionID, info.Config.Destination = p.StreamID, p.Version, p.Destination
 	r, err := s.openReader(ctx, p.First)
 	if err != nil {
 		return stopped, nil
 	}
 	defer func() { r.Close() }()
-	zw, err := s.compressor(p.Compression)
-	if err != nil {
-		return stopped, err
-	}
-	var records, rawBytes int
+	var b *batch
 	for off := p.First; off <= p.Last; {
 		rec, err := r.Next()
 		if errors.Is(err, io.EOF) {
 			return stopped, fmt.Errorf("it covers records missing from the log, from offset %d", off)
+		}
+		if err == nil && b == nil {
+			if b = s.openBatch(info, rec); b == nil {
+				err = errors.New("cannot start the batch")
+			}
 		}
 		if err != nil {
 			s.logger.Error("cannot read records of the delivery intent; retrying", "err", err)
@@ -685,20 +747,12 @@ func (s *stream) redeliver(ctx context.Context, p pending) (outcome, error) {
 			if r, err = s.openReader(ctx, p.First); err != nil {
 				return stopped, nil
 			}
-			if zw, err = s.compressor(p.Compression); err != nil {
-				return stopped, err
-			}
-			records, rawBytes, off = 0, 0, p.First
+			b, off = nil, p.First
 			continue
 		}
-		if records == 0 {
-			s.oldestUndelivered.Store(rec.ArrivalTime.UnixNano())
-		}
-		_, _ = zw.Write(rec.Data)
-		records++
-		rawBytes += len(rec.Data)
+		s.add(b, rec)
 		off = rec.Offset + 1
 	}
-	s.logger.Info("redelivering the batch a restart interrupted", "key", p.Key, "first", p.First, "last", p.Last)
-	return s.put(ctx, p, records, rawBytes, false), nil
+	s.logger.Info("redelivering the batch a restart interrupted", "first", p.First, "last", p.Last)
+	return s.deliver(ctx, b, false), nil
 }

@@ -3,6 +3,8 @@ package integration
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -39,10 +41,27 @@ type minioServer struct {
 	addr    string // S3 API, host:port
 	console string // console, host:port (MinIO insists on one)
 
-	mu   sync.Mutex
-	proc *process
-	runs int
-	logs []*syncBuffer
+	opts minioOptions
+	// With TLS: the harness's HTTP client, trusting opts.caPEM, and the
+	// file holding it, for a store's CAFile.
+	http   *http.Client
+	caFile string
+
+	mu     sync.Mutex
+	proc   *process
+	runs   int
+	logs   []*syncBuffer
+	client *minio.Client // made by the first Client
+}
+
+// minioOptions are how startMinioWith departs from startMinio's MinIO.
+type minioOptions struct {
+	// env is added to MinIO's environment, as KEY=value.
+	env []string
+	// certPEM and keyPEM, when set, become MinIO's public.crt and
+	// private.key, so that it serves https only; caPEM is the CA that
+	// signed certPEM, which the harness's clients trust.
+	certPEM, keyPEM, caPEM []byte
 }
 
 // minioBin returns the MinIO binary that `make test` builds and names in
@@ -62,11 +81,32 @@ func minioBin(t *testing.T) string {
 	return bin
 }
 
-// startMinio starts MinIO on free loopback ports and a new temp dir. On
-// cleanup it is killed and, if the test failed, its logs are dumped.
+// startMinio starts MinIO on free loopback ports and a new temp dir,
+// serving plain HTTP. On cleanup it is killed and, if the test failed, its
+// logs are dumped.
 func startMinio(t *testing.T) *minioServer {
 	t.Helper()
-	m := &minioServer{t: t, bin: minioBin(t), dir: t.TempDir(), addr: freeAddr(t), console: freeAddr(t)}
+	return startMinioWith(t, minioOptions{})
+}
+
+// startMinioWith starts MinIO as startMinio does, with extra environment
+// and, given a certificate, TLS.
+func startMinioWith(t *testing.T, opts minioOptions) *minioServer {
+	t.Helper()
+	m := &minioServer{t: t, bin: minioBin(t), dir: t.TempDir(), addr: freeAddr(t), console: freeAddr(t), opts: opts, http: httpClient}
+	if opts.certPEM != nil {
+		certs := filepath.Join(m.dir, "certs")
+		m.caFile = filepath.Join(m.dir, "ca.pem")
+		for name, data := range map[string][]byte{filepath.Join(certs, "public.crt"): opts.certPEM, filepath.Join(certs, "private.key"): opts.keyPEM, m.caFile: opts.caPEM} {
+			if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(name, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m.http = &http.Client{Timeout: httpClient.Timeout, Transport: &http.Transport{TLSClientConfig: m.tlsConfig()}}
+	}
 	t.Cleanup(func() {
 		m.mu.Lock()
 		p := m.proc
@@ -96,8 +136,26 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// Endpoint returns the S3 API's URL.
-func (m *minioServer) Endpoint() string { return "http://" + m.addr }
+// Endpoint returns the S3 API's URL: https:// with TLS, else http://.
+func (m *minioServer) Endpoint() string {
+	if m.opts.certPEM != nil {
+		return "https://" + m.addr
+	}
+	return "http://" + m.addr
+}
+
+// CAFile returns the file holding the CA of MinIO's certificate, for a
+// store's CAFile; "" without TLS.
+func (m *minioServer) CAFile() string { return m.caFile }
+
+// tlsConfig trusts MinIO's CA only.
+func (m *minioServer) tlsConfig() *tls.Config {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(m.opts.caPEM) {
+		m.t.Fatal("minioOptions.caPEM holds no certificate")
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+}
 
 // Start runs MinIO and waits until /minio/health/ready answers 200.
 func (m *minioServer) Start() {
@@ -116,6 +174,7 @@ func (m *minioServer) Start() {
 	p.cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+minioUser, "MINIO_ROOT_PASSWORD="+minioPassword,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off")
+	p.cmd.Env = append(p.cmd.Env, m.opts.env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		m.mu.Unlock()
@@ -130,7 +189,7 @@ func (m *minioServer) Start() {
 
 	began := time.Now()
 	for {
-		resp, err := httpClient.Get(m.Endpoint() + "/minio/health/ready")
+		resp, err := m.http.Get(m.Endpoint() + "/minio/health/ready")
 		if err == nil {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
@@ -171,17 +230,33 @@ func (m *minioServer) Stop() {
 	}
 }
 
-// Client returns a minio-go client with the root credentials.
+// Client returns a minio-go client with the root credentials, the same
+// one each time, so that its connections are reused.
 func (m *minioServer) Client() *minio.Client {
 	m.t.Helper()
-	c, err := minio.New(m.addr, &minio.Options{
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.client != nil {
+		return m.client
+	}
+	opts := &minio.Options{
 		Creds:        credentials.NewStaticV4(minioUser, minioPassword, ""),
 		Region:       "us-east-1",
 		BucketLookup: minio.BucketLookupPath,
-	})
+	}
+	if m.opts.certPEM != nil {
+		tr, err := minio.DefaultTransport(true)
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		tr.TLSClientConfig = m.tlsConfig()
+		opts.Secure, opts.Transport = true, tr
+	}
+	c, err := minio.New(m.addr, opts)
 	if err != nil {
 		m.t.Fatal(err)
 	}
+	m.client = c
 	return c
 }
 

@@ -22,6 +22,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newStreamsCmd(), newPutCmd(), newRepairCmd())
+	root.AddCommand(newServeCmd(), newStreamsCmd(), newPutCmd(), newRepairCmd(), newDecryptCmd(), newKeysCmd())
 	return root
 }

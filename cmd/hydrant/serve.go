@@ -24,6 +24,7 @@ import (
 
 	"github.com/hydrantio/hydrant/config"
 	"github.com/hydrantio/hydrant/delivery"
+	"github.com/hydrantio/hydrant/delivery/encrypt"
 	"github.com/hydrantio/hydrant/ingest/firehoseapi"
 	"github.com/hydrantio/hydrant/sinks/file"
 	"github.com/hydrantio/hydrant/sinks/s3"
@@ -148,6 +149,10 @@ func serve(ctx context.Context, cfg *config.Config, discard, profile bool) error
 	if err != nil {
 		return err
 	}
+	masterKeys, err := loadMasterKeys(cfg.Encryption, logger)
+	if err != nil {
+		return err
+	}
 	var streams firehoseapi.Streams
 	var mgr *delivery.Manager
 	if discard {
@@ -157,6 +162,7 @@ func serve(ctx context.Context, cfg *config.Config, discard, profile bool) error
 		mgr, err = delivery.NewManager(delivery.Options{
 			DataDir:    dataDir,
 			Store:      store,
+			Keys:       masterKeys,
 			Logger:     logger,
 			Registerer: reg,
 		})
@@ -339,4 +345,29 @@ func lockDataDir(dir string) (func(), error) {
 		return nil, fmt.Errorf("data dir %s is in use by another hydrant process (lock %s): stop it or choose another --data-dir", dir, path)
 	}
 	return func() { f.Close() }, nil
+}
+
+// loadMasterKeys loads the master keys of client-side encryption: from the
+// key file or the environment variable the config names, else from
+// encrypt.EnvMasterKeys when it is set. It returns nil when there are none.
+func loadMasterKeys(c config.Encryption, logger *slog.Logger) (*encrypt.Keyring, error) {
+	var (
+		kr  *encrypt.Keyring
+		err error
+	)
+	switch {
+	case c.KeyFile != "":
+		kr, err = encrypt.LoadKeyFile(c.KeyFile)
+	case c.KeysEnv != "":
+		kr, err = encrypt.FromEnv(c.KeysEnv)
+	case os.Getenv(encrypt.EnvMasterKeys) != "":
+		kr, err = encrypt.FromEnv(encrypt.EnvMasterKeys)
+	default:
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("client-side encryption master keys loaded", "keys", len(kr.IDs()), "current", kr.Current())
+	return kr, nil
 }

@@ -1,11 +1,15 @@
 package wal
 
 import (
+	"crypto/cipher"
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"time"
 
+	"github.com/hydrantio/hydrant/delivery/encrypt"
 	"github.com/hydrantio/hydrant/record"
 )
 
@@ -16,6 +20,21 @@ const (
 	segVersion   = 1      // segment format version, byte 4 of the segment header
 	segHeaderLen = 8      // magic(4) version(1) reserved(3)
 	segSuffix    = ".seg" // segment file name: %020d of its first offset + suffix
+	tmpSuffix    = ".tmp" // a segment file being created: segment name + suffix
+
+	// segVersionEncrypted is the version of a segment whose entries are
+	// encrypted. Its header is the 8 bytes above, then cipher(1) key id
+	// length(1) key id(n) wrapped data key(60) crc(4).
+	segVersionEncrypted = 2
+	cipherAES256GCM     = 1 // the only cipher: byte 8 of an encrypted segment's header
+	maxKeyIDLen         = 64
+	maxSegHeaderLen     = segHeaderLen + 2 + maxKeyIDLen + encrypt.WrappedKeySize + 4
+
+	// An encrypted entry's payload is a random nonce, the records sealed
+	// with AES-256-GCM, and the GCM tag.
+	nonceLen     = 12
+	tagLen       = 16
+	sealOverhead = nonceLen + tagLen
 
 	// entryHeaderLen is the fixed entry header: payload length(4) crc(4)
 	// flags(1) reserved(3) base offset(8) record count(4).
@@ -27,10 +46,15 @@ const (
 	// length can never make a reader allocate more than this.
 	maxEntryPayload = 256 << 20
 
-	// flagsNone is the only entry flags value this version writes and
-	// reads; see FORMAT.md for the bits reserved for encryption and
-	// compression.
-	flagsNone = 0
+	// maxRecordLen bounds one encoded record, so that it fits in an entry
+	// whether or not the entry is encrypted.
+	maxRecordLen = maxEntryPayload - sealOverhead
+
+	// Entry flags: the entries of a plaintext segment have flagsNone,
+	// those of an encrypted segment flagEncrypted; see FORMAT.md for the
+	// bits reserved for compression.
+	flagsNone     = 0
+	flagEncrypted = 1
 
 	commitFile    = "commit"     // the committed offset
 	commitTmpFile = "commit.tmp" // commitFile being replaced
@@ -53,10 +77,94 @@ func segmentName(first uint64) string {
 	return fmt.Sprintf("%020d%s", first, segSuffix)
 }
 
-// appendSegmentHeader appends the 8-byte header every segment starts with.
+// appendSegmentHeader appends the 8-byte header of a plaintext segment.
 func appendSegmentHeader(dst []byte) []byte {
 	dst = append(dst, segMagic...)
 	return append(dst, segVersion, 0, 0, 0)
+}
+
+// encHeaderLen is the length of an encrypted segment's header whose key id
+// is idLen bytes.
+func encHeaderLen(idLen int) int64 {
+	return int64(segHeaderLen + 2 + idLen + encrypt.WrappedKeySize + 4)
+}
+
+// appendEncryptedSegmentHeader appends the header of an encrypted segment:
+// a new data key, wrapped by the current master key of keys. It returns
+// the extended buffer and the data key's cipher.
+func appendEncryptedSegmentHeader(dst []byte, keys *encrypt.Keyring) ([]byte, cipher.AEAD, error) {
+	start := len(dst)
+	id := keys.Current()
+	dst = append(dst, segMagic...)
+	dst = append(dst, segVersionEncrypted, 0, 0, 0, cipherAES256GCM, byte(len(id)))
+	dst = append(dst, id...)
+	aead, wrapped, _, err := encrypt.NewDataKey(keys, dst[start:])
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot make the segment's data key: %w", err)
+	}
+	dst = append(dst, wrapped...)
+	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli)), aead, nil
+}
+
+// segHeader is a decoded segment header.
+type segHeader struct {
+	len     int64  // header length: the byte position of the first entry
+	keyID   string // master key of an encrypted segment; "" if plaintext
+	wrapped []byte // its wrapped data key (aliases the parsed bytes)
+	ad      []byte // the header bytes the wrapping authenticates (aliases)
+}
+
+// encrypted reports whether the segment's entries are encrypted.
+func (h segHeader) encrypted() bool { return h.keyID != "" }
+
+// parseSegmentHeader decodes the segment header at the start of b, the
+// first min(file size, maxSegHeaderLen) bytes of a segment file. On
+// failure it returns a reason, and torn says whether the damage may be a
+// torn write: only a plaintext header can be, because an encrypted
+// segment's file appears with its whole header (see createSegment). A
+// header of a version or cipher this version does not know is an error
+// wrapping ErrUnsupported.
+func parseSegmentHeader(b []byte) (h segHeader, reason string, torn bool, err error) {
+	if len(b) < segHeaderLen {
+		return h, fmt.Sprintf("segment header truncated: %d of %d bytes", len(b), segHeaderLen), true, nil
+	}
+	if string(b[:4]) != segMagic || b[5] != 0 || b[6] != 0 || b[7] != 0 {
+		// Bytes 5-7 stay zero in every version, so that older readers,
+		// which check them before the version, report a newer version
+		// as unsupported rather than as damage to repair.
+		return h, fmt.Sprintf("bad segment header %x", b[:segHeaderLen]), true, nil
+	}
+	switch b[4] {
+	case segVersion:
+		return segHeader{len: segHeaderLen}, "", false, nil
+	case segVersionEncrypted:
+	default:
+		return h, "", false, fmt.Errorf("format version %d: %w", b[4], ErrUnsupported)
+	}
+	if len(b) < segHeaderLen+2 {
+		return h, fmt.Sprintf("encrypted segment header truncated: %d bytes", len(b)), false, nil
+	}
+	idLen := int(b[segHeaderLen+1])
+	if idLen == 0 || idLen > maxKeyIDLen {
+		return h, fmt.Sprintf("encrypted segment header gives a key id of %d bytes; ids are 1 to %d", idLen, maxKeyIDLen), false, nil
+	}
+	n := encHeaderLen(idLen)
+	if int64(len(b)) < n {
+		return h, fmt.Sprintf("encrypted segment header truncated: %d of %d bytes", len(b), n), false, nil
+	}
+	if crc32.Checksum(b[:n-4], castagnoli) != binary.LittleEndian.Uint32(b[n-4:]) {
+		return h, "encrypted segment header checksum mismatch", false, nil
+	}
+	if c := b[segHeaderLen]; c != cipherAES256GCM {
+		return h, "", false, fmt.Errorf("cipher %d: %w", c, ErrUnsupported)
+	}
+	idEnd := segHeaderLen + 2 + idLen
+	return segHeader{
+		len:     n,
+		keyID:   string(b[segHeaderLen+2 : idEnd]),
+		wrapped: b[idEnd : idEnd+encrypt.WrappedKeySize],
+		ad:      b[:idEnd],
+	}, "", false, nil
 }
 
 // recordSize is the encoded size of r inside an entry payload.
@@ -106,6 +214,43 @@ func appendEntry(dst []byte, base uint64, recs []record.Record) []byte {
 	return dst
 }
 
+// appendSealedEntry is appendEntry for an encrypted segment: the payload is
+// a fresh random nonce, then the records sealed with aead (the segment's
+// data key) with header bytes 8-23 as additional data, then the tag.
+//
+// The nonce is random rather than derived from the entry's position or
+// offset: recovery truncates a torn tail and the writer then appends new
+// entries at the same position and offsets under the same key, which
+// would repeat a derived nonce.
+func appendSealedEntry(dst []byte, base uint64, recs []record.Record, aead cipher.AEAD) []byte {
+	start := len(dst)
+	body := start + entryHeaderLen + nonceLen
+	dst = append(dst, make([]byte, entryHeaderLen+nonceLen)...) // does not allocate
+	for i := range recs {
+		dst = appendRecord(dst, &recs[i])
+	}
+	dst = slices.Grow(dst, tagLen) // for sealing in place
+	h := dst[start : start+entryHeaderLen]
+	h[8] = flagEncrypted
+	binary.LittleEndian.PutUint64(h[12:], base)
+	binary.LittleEndian.PutUint32(h[20:], uint32(len(recs)))
+	nonce := dst[start+entryHeaderLen : body]
+	rand.Read(nonce) // never fails: crypto/rand crashes the program instead
+	aead.Seal(dst[body:body], nonce, dst[body:], h[8:entryHeaderLen])
+	dst = dst[:len(dst)+tagLen]
+	binary.LittleEndian.PutUint32(h[0:], uint32(len(dst)-start-entryHeaderLen))
+	binary.LittleEndian.PutUint32(h[4:], entryCRC(h, dst[start+entryHeaderLen:]))
+	return dst
+}
+
+// openEntry authenticates and decrypts, in place, the payload p of an
+// encrypted entry whose header is hdr, and returns the records' bytes; ok
+// is false if authentication fails.
+func openEntry(aead cipher.AEAD, hdr, p []byte) (plain []byte, ok bool) {
+	plain, err := aead.Open(p[nonceLen:nonceLen], p[:nonceLen], p[nonceLen:], hdr[8:entryHeaderLen])
+	return plain, err == nil
+}
+
 // entryCRC is the CRC32-Castagnoli of an entry: its header without the
 // CRC field itself (bytes 0-3 and 8-23), then its payload.
 func entryCRC(hdr, payload []byte) uint32 {
@@ -140,9 +285,14 @@ func parseEntryHeader(b []byte) entryHeader {
 // size is the entry's total size on disk.
 func (h entryHeader) size() int64 { return entryHeaderLen + int64(h.payloadLen) }
 
-// check reports why the header cannot be a well-formed entry's, or "" if
-// it can. It checks framing only; the CRC covers the rest.
-func (h entryHeader) check() string {
+// check reports why the header cannot be a well-formed entry's of a
+// segment that is encrypted or not, or "" if it can. It checks framing
+// only; the CRC covers the rest.
+func (h entryHeader) check(encrypted bool) string {
+	var overhead uint64
+	if encrypted {
+		overhead = sealOverhead
+	}
 	switch {
 	case h.reserved != [3]byte{}:
 		return "reserved entry header bytes are not zero"
@@ -150,10 +300,27 @@ func (h entryHeader) check() string {
 		return fmt.Sprintf("entry payload length %d exceeds the limit of %d", h.payloadLen, maxEntryPayload)
 	case h.count == 0:
 		return "entry holds no records"
-	case uint64(h.count)*minRecordLen > uint64(h.payloadLen):
+	case uint64(h.count)*minRecordLen+overhead > uint64(h.payloadLen):
 		return fmt.Sprintf("entry claims %d records in a %d-byte payload", h.count, h.payloadLen)
 	}
 	return ""
+}
+
+// checkFlags reports what is wrong with the flags of an entry whose CRC is
+// correct, in a segment that is encrypted or not: err wraps ErrUnsupported
+// for flags a newer version may write; reason is corruption.
+func (h entryHeader) checkFlags(encrypted bool) (reason string, err error) {
+	want := byte(flagsNone)
+	if encrypted {
+		want = flagEncrypted
+	}
+	switch {
+	case h.flags == want:
+		return "", nil
+	case encrypted && h.flags == flagsNone:
+		return "unencrypted entry in an encrypted segment", nil
+	}
+	return "", fmt.Errorf("flags %#02x: %w", h.flags, ErrUnsupported)
 }
 
 // decodeRecord decodes the record at the start of p and returns its fields

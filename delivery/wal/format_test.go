@@ -38,7 +38,7 @@ func TestEntryRoundTrip(t *testing.T) {
 				t.Fatalf("entry is %d bytes; recordSize predicts %d", len(b), entryHeaderLen+want)
 			}
 			h := parseEntryHeader(b)
-			if reason := h.check(); reason != "" {
+			if reason := h.check(false); reason != "" {
 				t.Fatalf("header check: %s", reason)
 			}
 			payload := b[entryHeaderLen:]
@@ -115,7 +115,7 @@ func TestEntryHeaderCheck(t *testing.T) {
 		{"too many records", entryHeader{payloadLen: 100, count: 11}, "claims 11 records"},
 	}
 	for _, tt := range tests {
-		if reason := tt.h.check(); (tt.reason == "") != (reason == "") || !strings.Contains(reason, tt.reason) {
+		if reason := tt.h.check(false); (tt.reason == "") != (reason == "") || !strings.Contains(reason, tt.reason) {
 			t.Errorf("%s: check(%+v) = %q; want %q", tt.name, tt.h, reason, tt.reason)
 		}
 	}
@@ -168,7 +168,7 @@ func TestPlanEntries(t *testing.T) {
 		{"segment smaller than a header", sized(1, 1), 3, [][2]int{{0, 1}, {1, 2}}},
 	}
 	for _, tt := range tests {
-		plan, err := planEntries(nil, tt.recs, tt.maxEntry)
+		plan, err := planEntries(nil, tt.recs, tt.maxEntry, 0)
 		if err != nil {
 			t.Fatalf("%s: planEntries() = %v", tt.name, err)
 		}

@@ -3,6 +3,8 @@ package wal
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -10,10 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hydrantio/hydrant/delivery/encrypt"
 	"github.com/hydrantio/hydrant/record"
 )
 
@@ -164,12 +168,48 @@ func entriesOf(t testing.TB, path string) []entryInfo {
 		t.Fatal(err)
 	}
 	var out []entryInfo
-	for pos := int64(segHeaderLen); pos < int64(len(b)); {
+	for pos := headerOf(t, path).len; pos < int64(len(b)); {
 		h := parseEntryHeader(b[pos:])
 		out = append(out, entryInfo{pos: pos, size: h.size(), base: h.base, count: h.count})
 		pos += h.size()
 	}
 	return out
+}
+
+// headerOf parses the header of a healthy segment file.
+func headerOf(t testing.TB, path string) segHeader {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, reason, _, err := parseSegmentHeader(b[:min(len(b), maxSegHeaderLen)])
+	if reason != "" || err != nil {
+		t.Fatalf("segment %s: header %q, %v", path, reason, err)
+	}
+	return h
+}
+
+// testKey returns a fixed master key for id and variant, in the key file
+// format: tests and the fuzz corpus see the same keys.
+func testKey(id string, variant int) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "wal test key %s/%d", id, variant))
+	return id + ":" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// testKeys returns a keyring of the ids' testKey (variant 0), the last one
+// current.
+func testKeys(t testing.TB, ids ...string) *encrypt.Keyring {
+	t.Helper()
+	var lines []string
+	for _, id := range ids {
+		lines = append(lines, testKey(id, 0))
+	}
+	kr, err := encrypt.ParseKeys([]byte(strings.Join(lines, "\n")), "test keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
 }
 
 // segFiles lists the segment files of dir.

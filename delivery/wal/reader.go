@@ -68,7 +68,7 @@ func (l *Log) NewReader(from uint64) (*Reader, error) {
 	}
 	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].first > from }) - 1
 	s := l.segs[i]
-	start := indexPoint{off: s.first, pos: segHeaderLen}
+	start := indexPoint{off: s.first, pos: s.start}
 	if j := sort.Search(len(s.index), func(j int) bool { return s.index[j].off > from }); j > 0 {
 		start = s.index[j-1]
 	}
@@ -135,7 +135,8 @@ func (r *Reader) readEntry() error {
 			return fmt.Errorf("cannot read segment: %w", err)
 		}
 		h := parseEntryHeader(r.hdr[:])
-		if reason := h.check(); reason != "" {
+		aead := r.seg.aead
+		if reason := h.check(aead != nil); reason != "" {
 			return r.corrupt(pos, reason)
 		}
 		if pos+h.size() > r.rng.end {
@@ -159,8 +160,16 @@ func (r *Reader) readEntry() error {
 		if entryCRC(r.hdr[:], p) != h.crc {
 			return r.corrupt(pos, "entry checksum mismatch")
 		}
-		if h.flags != flagsNone {
-			return fmt.Errorf("entry at byte %d of segment %s has flags %#02x: %w", pos, segmentName(r.seg.first), h.flags, ErrUnsupported)
+		if reason, err := h.checkFlags(aead != nil); err != nil {
+			return fmt.Errorf("entry at byte %d of segment %s has %w", pos, segmentName(r.seg.first), err)
+		} else if reason != "" {
+			return r.corrupt(pos, reason)
+		}
+		if aead != nil {
+			var ok bool
+			if p, ok = openEntry(aead, r.hdr[:], p); !ok {
+				return r.corrupt(pos, authFailure)
+			}
 		}
 		r.rest, r.left, r.ent = p, h.count, pos
 		return nil
@@ -192,7 +201,7 @@ func (r *Reader) advance() error {
 		}
 		return r.corrupt(r.pos, fmt.Sprintf("no segment starts at offset %d after this one", r.next))
 	}
-	return r.openLocked(l.segs[i], segHeaderLen)
+	return r.openLocked(l.segs[i], l.segs[i].start)
 }
 
 // openLocked switches the reader to segment s at byte pos. l.mu is held,

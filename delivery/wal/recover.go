@@ -2,6 +2,7 @@ package wal
 
 import (
 	"bufio"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -10,6 +11,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/hydrantio/hydrant/delivery/encrypt"
 )
 
 // CorruptionError reports damage that recovery must not fix silently,
@@ -39,14 +43,50 @@ func (e *CorruptionError) Error() string {
 		filepath.Join(e.Dir, e.Segment), e.ByteOffset, e.Offset, e.Reason)
 }
 
+// keyError is an error about the master key of an encrypted segment. It
+// says which segment and key, and wraps the *encrypt.UnknownKeyError or
+// *encrypt.WrongKeyError that callers branch on.
+type keyError struct {
+	msg string
+	err error
+}
+
+func (e *keyError) Error() string { return e.msg }
+func (e *keyError) Unwrap() error { return e.err }
+
+// segmentKeyError explains err, from encrypt.OpenDataKey, about the master
+// key id of the segment at path.
+func segmentKeyError(path, id string, keys *encrypt.Keyring, err error) error {
+	var uerr *encrypt.UnknownKeyError
+	var werr *encrypt.WrongKeyError
+	prefix := fmt.Sprintf("wal: segment %s is encrypted with master key %q", path, id)
+	switch {
+	case keys == nil:
+		return &keyError{prefix + ", but no master keys are configured: give the keys the log was written with", err}
+	case errors.As(err, &uerr):
+		have := make([]string, len(uerr.Have))
+		for i, id := range uerr.Have {
+			have[i] = fmt.Sprintf("%q", id)
+		}
+		return &keyError{fmt.Sprintf("%s, which is not in the keyring (%s holds %s): add the line %s:<base64 key> with that key to it",
+			prefix, uerr.Source, strings.Join(have, ", "), id), err}
+	case errors.As(err, &werr):
+		return &keyError{prefix + ", but the keyring's key of that id does not open its data key: wrong key for that id?", err}
+	}
+	return fmt.Errorf("cannot read the data key of segment %s: %w", path, err)
+}
+
 // segScan is what scanning one segment found.
 type segScan struct {
-	first    uint64
-	end      uint64 // offset after its last valid record
-	size     int64  // bytes of valid data: header and whole, valid entries
-	fileSize int64
-	index    []indexPoint
-	torn     string // why the tail from size on is a torn write; "" if none
+	first     uint64
+	end       uint64 // offset after its last valid record
+	size      int64  // bytes of valid data: header and whole, valid entries
+	fileSize  int64
+	start     int64       // header length
+	encrypted bool        // the segment's entries are encrypted
+	aead      cipher.AEAD // its data key, if the scan decrypted
+	index     []indexPoint
+	torn      string // why the tail from size on is a torn write; "" if none
 }
 
 // dirScan is what scanning a log directory found.
@@ -58,8 +98,10 @@ type dirScan struct {
 
 // scanDir verifies the segments firsts of dir (sorted) without changing
 // them. Segments whose records are all below committed are left for
-// removal unread: their records are delivered.
-func scanDir(dir string, firsts []uint64, committed uint64) (dirScan, error) {
+// removal unread: their records are delivered. With decrypt, encrypted
+// segments are opened with keys, and their entries authenticated and
+// checked like plaintext ones; without, only their framing is checked.
+func scanDir(dir string, firsts []uint64, committed uint64, keys *encrypt.Keyring, decrypt bool) (dirScan, error) {
 	var st dirScan
 	k := 0
 	for k+1 < len(firsts) && firsts[k+1] <= committed {
@@ -77,7 +119,7 @@ func scanDir(dir string, firsts []uint64, committed uint64) (dirScan, error) {
 				Reason: fmt.Sprintf("%s: segment starts at offset %d but %s ends at offset %d",
 					what, first, segmentName(firsts[k+i-1]), st.next)}
 		}
-		s, err := scanSegment(dir, first, k+i == len(firsts)-1, &buf)
+		s, err := scanSegment(dir, first, k+i == len(firsts)-1, &buf, keys, decrypt)
 		if err != nil {
 			return st, err
 		}
@@ -88,14 +130,16 @@ func scanDir(dir string, firsts []uint64, committed uint64) (dirScan, error) {
 }
 
 // scanSegment reads one segment entry by entry, verifying framing, CRCs,
-// offset continuity and record encoding, holding at most one entry in
-// memory (*buf, reused). Damage at the end of the last segment with
-// nothing valid after it is a torn write and is reported in segScan.torn;
-// any other damage is a *CorruptionError.
-func scanSegment(dir string, first uint64, last bool, buf *[]byte) (segScan, error) {
+// offset continuity and record encoding (and with decrypt, the GCM tags of
+// an encrypted segment), holding at most one entry in memory (*buf,
+// reused). Damage at the end of the last segment with nothing valid after
+// it is a torn write and is reported in segScan.torn; any other damage is
+// a *CorruptionError.
+func scanSegment(dir string, first uint64, last bool, buf *[]byte, keys *encrypt.Keyring, decrypt bool) (segScan, error) {
 	name := segmentName(first)
+	path := filepath.Join(dir, name)
 	s := segScan{first: first, end: first}
-	f, err := os.Open(filepath.Join(dir, name))
+	f, err := os.Open(path)
 	if err != nil {
 		return s, fmt.Errorf("cannot open segment: %w", err)
 	}
@@ -112,7 +156,7 @@ func scanSegment(dir string, first uint64, last bool, buf *[]byte) (segScan, err
 	// damaged handles damage at pos that may be a torn write.
 	damaged := func(pos int64, reason string) (segScan, error) {
 		if last {
-			valid, err := validEntryAfter(f, pos, size, s.end)
+			valid, err := validEntryAfter(f, pos, size, s.end, s.encrypted)
 			if err != nil {
 				return s, err
 			}
@@ -125,20 +169,27 @@ func scanSegment(dir string, first uint64, last bool, buf *[]byte) (segScan, err
 		return s, corrupt(pos, reason)
 	}
 
-	var hdr [entryHeaderLen]byte
-	if size < segHeaderLen {
-		return damaged(0, fmt.Sprintf("segment header truncated: %d of %d bytes", size, segHeaderLen))
-	}
-	if _, err := f.ReadAt(hdr[:segHeaderLen], 0); err != nil {
+	head := make([]byte, min(size, maxSegHeaderLen))
+	if _, err := f.ReadAt(head, 0); err != nil {
 		return s, fmt.Errorf("cannot read segment %s: %w", name, err)
 	}
-	if string(hdr[:4]) != segMagic || hdr[5] != 0 || hdr[6] != 0 || hdr[7] != 0 {
-		return damaged(0, fmt.Sprintf("bad segment header %x", hdr[:segHeaderLen]))
+	sh, reason, torn, err := parseSegmentHeader(head)
+	switch {
+	case err != nil:
+		return s, fmt.Errorf("segment %s has %w", path, err)
+	case reason != "" && torn:
+		return damaged(0, reason)
+	case reason != "":
+		return s, corrupt(0, reason)
 	}
-	if hdr[4] != segVersion {
-		return s, fmt.Errorf("segment %s has format version %d: %w", filepath.Join(dir, name), hdr[4], ErrUnsupported)
+	s.start, s.encrypted = sh.len, sh.encrypted()
+	if s.encrypted && decrypt {
+		if s.aead, err = encrypt.OpenDataKey(keys, sh.keyID, sh.wrapped, sh.ad); err != nil {
+			return s, segmentKeyError(path, sh.keyID, keys, err)
+		}
 	}
-	pos := int64(segHeaderLen)
+	var hdr [entryHeaderLen]byte
+	pos := s.start
 	s.size = pos
 	br := bufio.NewReaderSize(io.NewSectionReader(f, pos, size-pos), 256<<10)
 	lastIndex := pos
@@ -150,7 +201,7 @@ func scanSegment(dir string, first uint64, last bool, buf *[]byte) (segScan, err
 			return s, fmt.Errorf("cannot read segment %s: %w", name, err)
 		}
 		h := parseEntryHeader(hdr[:])
-		if reason := h.check(); reason != "" {
+		if reason := h.check(s.encrypted); reason != "" {
 			return damaged(pos, reason)
 		}
 		end := pos + h.size()
@@ -166,8 +217,10 @@ func scanSegment(dir string, first uint64, last bool, buf *[]byte) (segScan, err
 		}
 		// The entry is intact as written: anything wrong now is not a
 		// torn write.
-		if h.flags != flagsNone {
-			return s, fmt.Errorf("entry at byte %d of segment %s has flags %#02x: %w", pos, filepath.Join(dir, name), h.flags, ErrUnsupported)
+		if reason, err := h.checkFlags(s.encrypted); err != nil {
+			return s, fmt.Errorf("entry at byte %d of segment %s has %w", pos, path, err)
+		} else if reason != "" {
+			return s, corrupt(pos, reason)
 		}
 		if h.base != s.end {
 			what := "gap"
@@ -179,8 +232,18 @@ func scanSegment(dir string, first uint64, last bool, buf *[]byte) (segScan, err
 		if h.base+uint64(h.count) < h.base {
 			return s, corrupt(pos, "entry offsets overflow")
 		}
-		if reason := checkPayload(p, h.count); reason != "" {
-			return s, corrupt(pos, reason)
+		if s.encrypted {
+			var ok bool
+			if s.aead == nil {
+				p = nil // not decrypting: the framing is all there is to check
+			} else if p, ok = openEntry(s.aead, hdr[:], p); !ok {
+				return s, corrupt(pos, authFailure)
+			}
+		}
+		if p != nil {
+			if reason := checkPayload(p, h.count); reason != "" {
+				return s, corrupt(pos, reason)
+			}
 		}
 		if pos-lastIndex >= indexInterval {
 			s.index = append(s.index, indexPoint{off: h.base, pos: pos})
@@ -201,11 +264,16 @@ func grow(buf *[]byte, n int) []byte {
 	return (*buf)[:n]
 }
 
+// authFailure is the reason of a *CorruptionError for an encrypted entry
+// whose CRC is correct but whose GCM tag is not.
+const authFailure = "entry fails authentication with the segment's data key (AES-GCM): its bytes were changed after they were written"
+
 // validEntryAfter reports whether some byte position in (from, size) of f
-// starts a well-framed entry with a correct CRC and a base offset of at
-// least minBase: data after a damaged entry that a torn write cannot
-// explain. It reads f through a small window, never a whole segment.
-func validEntryAfter(f *os.File, from, size int64, minBase uint64) (bool, error) {
+// starts a well-framed entry (of an encrypted segment or not) with a
+// correct CRC and a base offset of at least minBase: data after a damaged
+// entry that a torn write cannot explain. It reads f through a small
+// window, never a whole segment.
+func validEntryAfter(f *os.File, from, size int64, minBase uint64, encrypted bool) (bool, error) {
 	const window = 64 << 10
 	buf := make([]byte, window+entryHeaderLen)
 	var payload []byte
@@ -217,7 +285,7 @@ func validEntryAfter(f *os.File, from, size int64, minBase uint64) (bool, error)
 		for i := 0; i < window && i+entryHeaderLen <= len(b); i++ {
 			h := parseEntryHeader(b[i:])
 			pos := start + int64(i)
-			if h.check() != "" || h.base < minBase || pos+h.size() > size {
+			if h.check(encrypted) != "" || h.base < minBase || pos+h.size() > size {
 				continue
 			}
 			ok, err := crcMatches(f, pos, h, b[i:i+entryHeaderLen], &payload)
@@ -366,7 +434,7 @@ func repairSegment(dir, name string, pos int64, offset uint64, logger *slog.Logg
 		path := filepath.Join(dir, segmentName(firsts[i]))
 		if firsts[i] == bad {
 			found = true
-			if pos >= segHeaderLen {
+			if pos >= segmentStart(path) {
 				fi, err := os.Stat(path)
 				if err != nil {
 					return fmt.Errorf("cannot repair wal: %w", err)
@@ -401,7 +469,7 @@ func repairSegment(dir, name string, pos int64, offset uint64, logger *slog.Logg
 	}
 	end := committed
 	if len(firsts) > 0 {
-		st, err := scanDir(dir, firsts, committed)
+		st, err := scanDir(dir, firsts, committed, nil, false)
 		if err != nil {
 			return nil // more damage: Open reports it, and Repair fixes it next
 		}
@@ -411,6 +479,23 @@ func repairSegment(dir, name string, pos int64, offset uint64, logger *slog.Logg
 		return restartAt(dir, firsts, committed, logger)
 	}
 	return nil
+}
+
+// segmentStart returns where the first entry of the segment file at path
+// starts: the length of its header, or of a plaintext header if it cannot
+// be read.
+func segmentStart(path string) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return segHeaderLen
+	}
+	defer f.Close()
+	b := make([]byte, maxSegHeaderLen)
+	n, _ := f.ReadAt(b, 0)
+	if h, reason, _, err := parseSegmentHeader(b[:n]); reason == "" && err == nil {
+		return h.len
+	}
+	return segHeaderLen
 }
 
 // restartAt removes every segment (all below the commit point) so that the
@@ -446,7 +531,7 @@ func repairCommit(dir string, logger *slog.Logger) error {
 	if cerr != nil {
 		committed = 0 // unreadable: redeliver everything still on disk
 	}
-	st, err := scanDir(dir, firsts, committed)
+	st, err := scanDir(dir, firsts, committed, nil, false)
 	if err != nil {
 		return fmt.Errorf("cannot repair commit file: repair the segments first: %w", err)
 	}

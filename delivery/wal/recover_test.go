@@ -487,7 +487,7 @@ func TestUnsupported(t *testing.T) {
 		{"entry flags", func(t *testing.T, fx fixture) {
 			rewriteEntry(t, fx.segs[1].path, fx.segs[1].entries[0].pos, func(h, p []byte) []byte { h[8] = 1; return p })
 		}},
-		{"segment version", func(t *testing.T, fx fixture) { writeAt(t, fx.segs[0].path, 4, []byte{2}) }},
+		{"segment version", func(t *testing.T, fx fixture) { writeAt(t, fx.segs[0].path, 4, []byte{3}) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,10 +9,18 @@
 // and only then returns to the appenders. Readers read the segments through
 // their own file handles and never see a record before it is durable.
 // Commit persists how far delivery got and removes the segments below it.
+//
+// Segments can be encrypted at rest (SetEncryption): each encrypted segment
+// has a data key of its own, wrapped by a master key in its header, and
+// every entry's records are sealed with AES-256-GCM under it. Turning
+// encryption on or off starts a new segment; the older ones keep their
+// mode until they are delivered and removed.
+//
 // FORMAT.md specifies the files byte by byte and the recovery rules.
 package wal
 
 import (
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -20,7 +28,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
+	"sync/atomic"
+
+	"github.com/hydrantio/hydrant/delivery/encrypt"
 )
 
 // Errors callers branch on.
@@ -55,6 +67,14 @@ type Options struct {
 	// Logger receives recovery warnings and lifecycle events.
 	// Default (nil): slog.Default().
 	Logger *slog.Logger
+	// Keys holds the master keys of encrypted segments: Open needs the
+	// key each encrypted segment names to read it, and SetEncryption(true)
+	// needs a keyring. New segments' data keys are wrapped by the current
+	// key (Keys.Current()), so rotating the master key takes effect at
+	// the next segment; keep the old keys for as long as segments
+	// encrypted under them are not delivered. Default (nil): the log can
+	// hold plaintext segments only.
+	Keys *encrypt.Keyring
 }
 
 // Log is one delivery stream's write-ahead log. All methods are safe for
@@ -64,6 +84,13 @@ type Log struct {
 	opts   Options
 	logger *slog.Logger
 	unlock func() error // releases the directory lock
+
+	// encHeaderLen is the header length of a new encrypted segment: it
+	// depends on the current key id.
+	encHeaderLen int64
+	// sealing is whether Append should plan entries for an encrypted
+	// segment: the writer's mode when it last switched.
+	sealing atomic.Bool
 
 	mu        sync.Mutex
 	segs      []*segment // in offset order; the last one is the writer's
@@ -84,13 +111,16 @@ type Log struct {
 	w          writer // owned by the writer goroutine
 }
 
-// segment is a segment file as the Log tracks it. Its fields are guarded by
-// Log.mu; a Reader keeps a pointer to its segment after Commit removed it
-// from Log.segs, so size stays its final size.
+// segment is a segment file as the Log tracks it. Its size and index are
+// guarded by Log.mu, the other fields never change; a Reader keeps a
+// pointer to its segment after Commit removed it from Log.segs, so size
+// stays its final size.
 type segment struct {
 	first uint64
 	size  int64        // durable bytes: a reader never reads beyond
 	index []indexPoint // sparse: entry starts indexInterval bytes apart
+	start int64        // header length: where the first entry starts
+	aead  cipher.AEAD  // the data key of an encrypted segment; nil if plaintext
 }
 
 // indexPoint says that the entry starting at byte pos has base offset off.
@@ -108,6 +138,16 @@ type Stats struct {
 	Segments    int
 	Fsyncs      uint64 // fsyncs issued by the writer since Open
 	Appends     uint64 // Append calls that wrote records since Open
+
+	// Encrypted says whether appends are encrypted: whether the last
+	// segment is (see SetEncryption).
+	Encrypted bool
+	// EncryptedSegments and PlaintextSegments count the segments by
+	// mode; together they are Segments. Right after encryption is turned
+	// on, plaintext segments remain until their records are committed:
+	// only when PlaintextSegments is 0 is everything on disk encrypted.
+	EncryptedSegments int
+	PlaintextSegments int
 }
 
 // Open opens the log in dir, creating dir and an empty log if needed, and
@@ -116,6 +156,13 @@ type Stats struct {
 // truncated with a warning. Any other damage makes Open fail with a
 // *CorruptionError and change nothing; Repair fixes it by truncating the
 // log there. A directory is used by one Log at a time.
+//
+// Recovery decrypts and authenticates every entry of an encrypted segment.
+// If opts.Keys does not hold the master key a segment names, or holds
+// another key under its id, Open fails with an error that wraps an
+// *encrypt.UnknownKeyError or *encrypt.WrongKeyError (not a corruption:
+// give it the right keys). A new log is not encrypted; an existing one
+// appends in the mode of its last segment.
 func Open(dir string, opts Options) (*Log, error) {
 	if opts.SegmentBytes < 0 || opts.MaxBytes < 0 {
 		return nil, fmt.Errorf("cannot open wal %q: negative SegmentBytes (%d) or MaxBytes (%d)", dir, opts.SegmentBytes, opts.MaxBytes)
@@ -142,6 +189,9 @@ func Open(dir string, opts Options) (*Log, error) {
 		wake:       make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 	}
+	if opts.Keys != nil {
+		l.encHeaderLen = encHeaderLen(len(opts.Keys.Current()))
+	}
 	if err := l.recover(); err != nil {
 		return nil, errors.Join(err, unlock())
 	}
@@ -152,13 +202,16 @@ func Open(dir string, opts Options) (*Log, error) {
 	}
 	l.w = writer{
 		f: f, seg: last, size: last.size, next: l.next,
-		entries: last.size > segHeaderLen, lastIndex: segHeaderLen,
+		entries: last.size > last.start, lastIndex: last.start,
 	}
 	if n := len(last.index); n > 0 {
 		l.w.lastIndex = last.index[n-1].pos
 	}
-	l.logger.Info("wal opened", "first_offset", l.segs[0].first, "next_offset", l.next,
-		"committed", l.committed, "segments", len(l.segs), "disk_bytes", l.diskBytes)
+	l.sealing.Store(last.aead != nil)
+	st := l.Stats()
+	l.logger.Info("wal opened", "first_offset", st.FirstOffset, "next_offset", st.NextOffset,
+		"committed", st.Committed, "segments", st.Segments, "disk_bytes", st.DiskBytes,
+		"encrypted", st.Encrypted, "encrypted_segments", st.EncryptedSegments)
 	go l.run()
 	return l, nil
 }
@@ -188,17 +241,17 @@ func (l *Log) recover() error {
 	if len(firsts) == 0 {
 		// A new log, or one whose every segment Repair dropped: start at
 		// the commit point, so no offset is used twice.
-		if err := createSegment(l.dir, committed); err != nil {
+		if err := createSegment(l.dir, committed, appendSegmentHeader(nil), false); err != nil {
 			return err
 		}
 		if hasCommit {
 			l.logger.Warn("wal has no segments; starting empty at the committed offset", "offset", committed)
 		}
-		l.segs = []*segment{{first: committed, size: segHeaderLen}}
+		l.segs = []*segment{{first: committed, size: segHeaderLen, start: segHeaderLen}}
 		l.next, l.committed, l.diskBytes = committed, committed, segHeaderLen
 		return nil
 	}
-	st, err := scanDir(l.dir, firsts, committed)
+	st, err := scanDir(l.dir, firsts, committed, l.opts.Keys, true)
 	if err != nil {
 		return err
 	}
@@ -213,7 +266,9 @@ func (l *Log) recover() error {
 		l.logger.Warn("wal: truncated torn write at the end of the log",
 			"segment", segmentName(last.first), "byte_offset", last.size,
 			"dropped_bytes", last.fileSize-last.size, "offset", last.end, "reason", last.torn)
-		last.size = max(last.size, segHeaderLen) // a torn header was rewritten
+		if last.size < segHeaderLen { // a torn header was rewritten as a plaintext one
+			last.size, last.start = segHeaderLen, segHeaderLen
+		}
 	}
 	for _, first := range st.drop {
 		// Fully committed segments a crash left behind after Commit.
@@ -223,7 +278,7 @@ func (l *Log) recover() error {
 		l.logger.Info("wal: removed committed segment", "segment", segmentName(first))
 	}
 	for _, s := range st.segs {
-		l.segs = append(l.segs, &segment{first: s.first, size: s.size, index: s.index})
+		l.segs = append(l.segs, &segment{first: s.first, size: s.size, index: s.index, start: s.start, aead: s.aead})
 		l.diskBytes += s.size
 	}
 	l.next, l.committed = st.next, committed
@@ -231,7 +286,7 @@ func (l *Log) recover() error {
 }
 
 // listSegments returns the first offsets of the segment files in dir, in
-// order, and removes a leftover temporary commit file.
+// order, and removes leftover temporary commit and segment files.
 func listSegments(dir string, logger *slog.Logger) ([]uint64, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -243,9 +298,9 @@ func listSegments(dir string, logger *slog.Logger) ([]uint64, error) {
 		switch first, ok := parseSegmentName(name); {
 		case ok:
 			firsts = append(firsts, first)
-		case name == commitTmpFile:
+		case name == commitTmpFile, isSegmentTmp(name):
 			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("cannot remove temporary commit file: %w", err)
+				return nil, fmt.Errorf("cannot remove temporary file: %w", err)
 			}
 		case name == commitFile, name == lockFile:
 		default:
@@ -275,21 +330,49 @@ func parseSegmentName(name string) (uint64, bool) {
 	return n, true
 }
 
-// createSegment creates an empty segment durably: its header is fsynced,
-// then the directory.
-func createSegment(dir string, first uint64) error {
-	f, err := os.OpenFile(filepath.Join(dir, segmentName(first)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+// isSegmentTmp reports whether name is a segment file being created.
+func isSegmentTmp(name string) bool {
+	seg, ok := strings.CutSuffix(name, tmpSuffix)
+	if !ok {
+		return false
+	}
+	_, ok = parseSegmentName(seg)
+	return ok
+}
+
+// createSegment creates the empty segment that starts at offset first,
+// with header hdr, durably and atomically: it writes and fsyncs a
+// temporary file, renames it into place and fsyncs the directory, so that
+// a crash leaves either no segment or one with its whole header. An
+// existing segment file is an error, unless replace is set: then the new
+// segment replaces it.
+func createSegment(dir string, first uint64, hdr []byte, replace bool) error {
+	path := filepath.Join(dir, segmentName(first))
+	if !replace {
+		// The directory lock keeps anyone else from creating it meanwhile.
+		if _, err := os.Lstat(path); err == nil {
+			return fmt.Errorf("cannot create segment %s: it exists", segmentName(first))
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("cannot create segment: %w", err)
+		}
+	}
+	tmp := path + tmpSuffix
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("cannot create segment: %w", err)
 	}
-	_, err = f.Write(appendSegmentHeader(nil))
+	_, err = f.Write(hdr)
 	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
 	if err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("cannot write segment header: %w", err)
 	}
 	return syncDir(dir)
@@ -329,11 +412,12 @@ func (l *Log) Committed() uint64 {
 	return l.committed
 }
 
-// Stats returns a snapshot of the log's offsets, size and counters.
+// Stats returns a snapshot of the log's offsets, size, counters and
+// encryption.
 func (l *Log) Stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return Stats{
+	st := Stats{
 		FirstOffset: l.segs[0].first,
 		NextOffset:  l.next,
 		Committed:   l.committed,
@@ -341,7 +425,58 @@ func (l *Log) Stats() Stats {
 		Segments:    len(l.segs),
 		Fsyncs:      l.fsyncs,
 		Appends:     l.appends,
+		Encrypted:   l.segs[len(l.segs)-1].aead != nil,
 	}
+	for _, s := range l.segs {
+		if s.aead != nil {
+			st.EncryptedSegments++
+		}
+	}
+	st.PlaintextSegments = st.Segments - st.EncryptedSegments
+	return st
+}
+
+// Encrypted reports whether appends are encrypted (see SetEncryption).
+func (l *Log) Encrypted() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.segs[len(l.segs)-1].aead != nil
+}
+
+// SetEncryption turns encryption at rest on or off for the records
+// appended from now on. If the log is not in that mode already, it seals
+// the current segment and starts a new one in the new mode (an empty
+// current segment is replaced instead), with a new data key wrapped by
+// the current master key of Options.Keys when turning encryption on. The
+// older segments keep their mode until their records are committed and
+// they are removed; readers read either (Stats counts them by mode).
+//
+// SetEncryption returns once the new segment is durable: the mode
+// survives a restart, since Open resumes in the mode of the last segment.
+// Appends queued before the call are written in the old mode, appends
+// made after it returns in the new one. Turning encryption on without
+// Options.Keys is an error; so is a switch that would take the log over
+// Options.MaxBytes (ErrFull, nothing changed), and after Close, ErrClosed.
+// A failure to write the new segment is sticky, as for Append.
+func (l *Log) SetEncryption(on bool) error {
+	if on && l.opts.Keys == nil {
+		return errors.New("cannot turn wal encryption on: no master keys (Options.Keys)")
+	}
+	req := &appendReq{setMode: true, encrypt: on, done: make(chan struct{})}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	if l.failure != nil {
+		l.mu.Unlock()
+		return fmt.Errorf("cannot change encryption: %w", l.failure)
+	}
+	l.queue = append(l.queue, req)
+	l.mu.Unlock()
+	l.signal()
+	<-req.done
+	return req.err
 }
 
 // Close waits for the appends already queued to be written, stops the

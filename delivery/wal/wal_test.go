@@ -761,7 +761,7 @@ func TestLargeGroup(t *testing.T) {
 			rs[i] = record.Record{Data: data}
 		}
 		req := &appendReq{recs: rs, done: make(chan struct{})}
-		req.plan, _ = planEntries(nil, rs, l.opts.SegmentBytes-segHeaderLen)
+		req.plan, _ = planEntries(nil, rs, l.opts.SegmentBytes-segHeaderLen, 0)
 		q = append(q, req)
 		total += req.plan[0].size
 	}

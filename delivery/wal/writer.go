@@ -2,6 +2,7 @@ package wal
 
 import (
 	"context"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"math"
@@ -17,11 +18,15 @@ import (
 // this is written with several writes (still one fsync).
 const maxGroupBytes = 16 << 20
 
-// appendReq is one Append call waiting for the writer.
+// appendReq is one Append call waiting for the writer, or one
+// SetEncryption call (setMode).
 type appendReq struct {
 	recs    []record.Record
 	plan    []entryPlan // how recs split into entries
 	planBuf [1]entryPlan
+	sealed  bool // plan is for an encrypted segment
+	setMode bool // a SetEncryption call: switch to encrypting (encrypt) or not
+	encrypt bool
 	state   atomic.Int32 // reqPending, then reqStarted (writer) or reqCanceled (caller)
 	first   uint64       // set by the writer
 	end     uint64       // offset after the last record, set by the writer
@@ -44,7 +49,7 @@ type entryPlan struct {
 // writer is the writer goroutine's state; only it touches these fields.
 type writer struct {
 	f         *os.File
-	seg       *segment // the segment f writes; Log.mu guards its fields
+	seg       *segment // the segment f writes; Log.mu guards its mutable fields
 	size      int64    // bytes written to f
 	synced    int64    // bytes of f fsynced
 	next      uint64   // offset the next placed record gets
@@ -62,10 +67,14 @@ type writer struct {
 // sharing the write and the fsync with every Append queued at the same
 // time. Append does not keep recs after it returns.
 //
+// The records are encrypted if the log is (see SetEncryption): an Append
+// that returns after SetEncryption returned, or that started after it,
+// is written in the mode SetEncryption set.
+//
 // It returns ErrFull, having written nothing, if the entry would take the
 // log over Options.MaxBytes, ErrClosed after Close, and an error without
 // writing anything if a record is larger than an entry may be (256 MiB
-// encoded). If ctx is done
+// encoded, less 28 bytes). If ctx is done
 // before the writer picked the records up, Append returns ctx.Err() and
 // writes nothing; once the write started, Append waits for it. Appending
 // no records is a no-op that returns the durable end.
@@ -78,8 +87,11 @@ func (l *Log) Append(ctx context.Context, recs []record.Record) (first uint64, e
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	req := &appendReq{recs: recs, done: make(chan struct{})}
-	req.plan, err = planEntries(req.planBuf[:0], recs, l.opts.SegmentBytes-segHeaderLen)
+	// The mode may change before the writer gets to req; it plans again
+	// then.
+	req := &appendReq{recs: recs, sealed: l.sealing.Load(), done: make(chan struct{})}
+	maxEntry, overhead := l.layout(req.sealed)
+	req.plan, err = planEntries(req.planBuf[:0], recs, maxEntry, overhead)
 	if err != nil {
 		return 0, err
 	}
@@ -109,25 +121,35 @@ func (l *Log) Append(ctx context.Context, recs []record.Record) (first uint64, e
 
 // planEntries splits recs into entries of at most maxEntry bytes, so each
 // fits in an empty segment; a record too big for that gets an entry of its
-// own.
-func planEntries(dst []entryPlan, recs []record.Record, maxEntry int64) ([]entryPlan, error) {
-	limit := min(maxEntry-entryHeaderLen, maxEntryPayload)
+// own. overhead is what an entry's payload takes beyond its records'
+// encoding: the nonce and tag of an encrypted entry.
+func planEntries(dst []entryPlan, recs []record.Record, maxEntry, overhead int64) ([]entryPlan, error) {
+	limit := min(maxEntry-entryHeaderLen, maxEntryPayload) - overhead
 	cur := entryPlan{}
 	var payload int64
 	for i := range recs {
 		rs := recordSize(&recs[i])
-		if rs > maxEntryPayload {
-			return nil, fmt.Errorf("cannot append record %d: %d bytes encoded, more than the limit of %d", i, rs, maxEntryPayload)
+		if rs > maxRecordLen {
+			return nil, fmt.Errorf("cannot append record %d: %d bytes encoded, more than the limit of %d", i, rs, maxRecordLen)
 		}
 		if i > cur.lo && (payload+rs > limit || i-cur.lo == math.MaxUint32) {
-			cur.hi, cur.size = i, entryHeaderLen+payload
+			cur.hi, cur.size = i, entryHeaderLen+overhead+payload
 			dst = append(dst, cur)
 			cur, payload = entryPlan{lo: i}, 0
 		}
 		payload += rs
 	}
-	cur.hi, cur.size = len(recs), entryHeaderLen+payload
+	cur.hi, cur.size = len(recs), entryHeaderLen+overhead+payload
 	return append(dst, cur), nil
+}
+
+// layout returns the largest entry that fits in a new segment, and an
+// entry's overhead, for an encrypted log or a plaintext one.
+func (l *Log) layout(sealed bool) (maxEntry, overhead int64) {
+	if sealed {
+		return l.opts.SegmentBytes - l.encHeaderLen, sealOverhead
+	}
+	return l.opts.SegmentBytes - segHeaderLen, 0
 }
 
 // signal wakes the writer goroutine.
@@ -170,9 +192,27 @@ func (l *Log) writeGroup(q []*appendReq) {
 			continue // canceled: its caller is gone
 		}
 		if failure != nil {
-			req.err = fmt.Errorf("cannot append: %w", failure)
+			what := "append"
+			if req.setMode {
+				what = "change encryption"
+			}
+			req.err = fmt.Errorf("cannot %s: %w", what, failure)
 			close(req.done)
 			continue
+		}
+		if req.setMode {
+			req.err = l.switchMode(req.encrypt)
+			close(req.done)
+			l.mu.Lock()
+			disk, failure = l.diskBytes+(w.size-w.seg.size)+int64(len(w.buf)), l.failure
+			l.mu.Unlock()
+			continue
+		}
+		if sealed := w.seg.aead != nil; req.sealed != sealed {
+			// SetEncryption ran since Append planned req.
+			maxEntry, overhead := l.layout(sealed)
+			req.plan, _ = planEntries(req.plan[:0], req.recs, maxEntry, overhead) // the records fit: Append checked
+			req.sealed = sealed
 		}
 		if limit := l.opts.MaxBytes; limit > 0 {
 			need := l.need(req)
@@ -213,11 +253,12 @@ func (l *Log) writeGroup(q []*appendReq) {
 func (l *Log) need(req *appendReq) int64 {
 	w := &l.w
 	size, entries := w.size+int64(len(w.buf)), w.entries
+	hdrLen := l.newHeaderLen(w.seg.aead != nil)
 	var n int64
 	for _, e := range req.plan {
 		if entries && size+e.size > l.opts.SegmentBytes {
-			n += segHeaderLen
-			size = segHeaderLen
+			n += hdrLen
+			size = hdrLen
 		}
 		n += e.size
 		size += e.size
@@ -250,7 +291,11 @@ func (l *Log) place(req *appendReq) error {
 			}
 		}
 		w.buf = slices.Grow(w.buf, int(e.size))
-		w.buf = appendEntry(w.buf, w.next, req.recs[e.lo:e.hi])
+		if aead := w.seg.aead; aead != nil {
+			w.buf = appendSealedEntry(w.buf, w.next, req.recs[e.lo:e.hi], aead)
+		} else {
+			w.buf = appendEntry(w.buf, w.next, req.recs[e.lo:e.hi])
+		}
 		w.next += uint64(e.hi - e.lo)
 		w.entries = true
 	}
@@ -312,10 +357,40 @@ func (l *Log) flush() error {
 }
 
 // rollover seals the current segment, which must be flushed, and starts a
-// new one at the next offset.
+// new one at the next offset, encrypted if the current one is.
 func (l *Log) rollover() error {
+	hdr, aead, err := l.newSegmentHeader(l.w.seg.aead != nil)
+	if err != nil {
+		return err
+	}
+	return l.startSegment(hdr, aead)
+}
+
+// newSegmentHeader returns the header of a new segment, encrypted or not,
+// and for an encrypted one its new data key's cipher.
+func (l *Log) newSegmentHeader(encrypted bool) ([]byte, cipher.AEAD, error) {
+	if !encrypted {
+		return appendSegmentHeader(nil), nil, nil
+	}
+	return appendEncryptedSegmentHeader(make([]byte, 0, maxSegHeaderLen), l.opts.Keys)
+}
+
+// newHeaderLen is the header length of a new segment, encrypted or not.
+func (l *Log) newHeaderLen(encrypted bool) int64 {
+	if encrypted {
+		return l.encHeaderLen
+	}
+	return segHeaderLen
+}
+
+// startSegment makes the writer write a new segment with header hdr (and
+// data key aead) at the next offset. If the current segment holds entries
+// (and is flushed) it is sealed and the new one follows it; if it holds
+// none, the new one replaces it.
+func (l *Log) startSegment(hdr []byte, aead cipher.AEAD) error {
 	w := &l.w
-	if err := createSegment(l.dir, w.next); err != nil {
+	replace := !w.entries
+	if err := createSegment(l.dir, w.next, hdr, replace); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(filepath.Join(l.dir, segmentName(w.next)), os.O_WRONLY|os.O_APPEND, 0)
@@ -325,14 +400,69 @@ func (l *Log) rollover() error {
 	if err := w.f.Close(); err != nil {
 		l.logger.Warn("wal: cannot close sealed segment", "segment", segmentName(w.seg.first), "err", err)
 	}
-	seg := &segment{first: w.next, size: segHeaderLen}
+	n := int64(len(hdr))
+	seg := &segment{first: w.next, size: n, start: n, aead: aead}
 	l.mu.Lock()
-	l.segs = append(l.segs, seg)
-	l.diskBytes += segHeaderLen
+	if replace {
+		// A Reader holding the old segment finds the new one as the
+		// segment that follows it, having read the old one to its end.
+		l.diskBytes -= w.seg.size
+		l.segs[len(l.segs)-1] = seg
+	} else {
+		l.segs = append(l.segs, seg)
+	}
+	l.diskBytes += n
 	l.fsyncs += 2 // header and directory
 	l.mu.Unlock()
 	w.f, w.seg = f, seg
-	w.size, w.synced, w.entries, w.lastIndex = segHeaderLen, segHeaderLen, false, segHeaderLen
+	w.size, w.synced, w.entries, w.lastIndex = n, n, false, n
+	return nil
+}
+
+// switchMode makes the writer write encrypted entries (encrypted) or
+// plaintext ones from now on: it flushes what is buffered, then starts a
+// segment of the new mode, sealing the current one (or replacing it if it
+// is empty), and removes the sealed segments that are wholly committed.
+// Errors writing the log are sticky (see fail); a switch that would take
+// the log over MaxBytes fails with ErrFull and changes nothing.
+func (l *Log) switchMode(encrypted bool) error {
+	w := &l.w
+	if (w.seg.aead != nil) == encrypted {
+		return nil
+	}
+	what := map[bool]string{true: "on", false: "off"}[encrypted]
+	if err := l.flush(); err != nil {
+		return fmt.Errorf("cannot turn encryption %s: %w", what, l.fail(err))
+	}
+	hdr, aead, err := l.newSegmentHeader(encrypted)
+	if err != nil {
+		return fmt.Errorf("cannot turn encryption %s: %w", what, err)
+	}
+	if limit := l.opts.MaxBytes; limit > 0 {
+		l.mu.Lock()
+		disk, committed := l.diskBytes, l.committed
+		l.mu.Unlock()
+		grow := int64(len(hdr))
+		if !w.entries || committed >= w.next {
+			grow -= w.size // the current segment goes: replaced, or removed below
+		}
+		if disk+grow > limit {
+			return fmt.Errorf("cannot turn encryption %s: a new segment header would take the log over MaxBytes: %w", what, ErrFull)
+		}
+	}
+	if err := l.startSegment(hdr, aead); err != nil {
+		return fmt.Errorf("cannot turn encryption %s: %w", what, l.fail(err))
+	}
+	l.mu.Lock()
+	removed := l.removeCommittedLocked()
+	l.mu.Unlock()
+	l.removeFiles(removed)
+	l.sealing.Store(encrypted)
+	attrs := []any{"segment", segmentName(w.seg.first)}
+	if encrypted {
+		attrs = append(attrs, "key_id", l.opts.Keys.Current())
+	}
+	l.logger.Info("wal: encryption turned "+what, attrs...)
 	return nil
 }
 
@@ -354,7 +484,7 @@ func (l *Log) dropCommittedSegment() (int64, error) {
 	l.mu.Lock()
 	removed := l.removeCommittedLocked()
 	l.mu.Unlock()
-	return l.removeFiles(removed) - segHeaderLen, nil
+	return l.removeFiles(removed) - w.seg.start, nil
 }
 
 // fail makes err sticky: a write or fsync failed, so what is on disk past

@@ -106,7 +106,7 @@ func (a *API) awsErrorOf(rq *request, err error) *awsError {
 	}
 	var fe *delivery.FieldError
 	if errors.As(err, &fe) {
-		return &awsError{Code: codeInvalidArgument, Message: apiFieldName(fe.Field, rq.destParam) + ": " + fe.Message}
+		return &awsError{Code: codeInvalidArgument, Message: apiFieldName(fe.Field, rq.destParam) + ": " + apiMessage(fe.Message)}
 	}
 	for _, de := range deliveryErrors {
 		if errors.Is(err, de.err) {
@@ -145,36 +145,105 @@ func (a *API) writeError(rq *request, err error) {
 	_, _ = rq.w.Write(body)
 }
 
+// apiFields maps the delivery package's config field paths, less
+// "destination.", onto the API's members below the destination member
+// (ExtendedS3DestinationConfiguration, …).
+var apiFields = map[string]string{
+	"bucket":                     "BucketARN",
+	"role_arn":                   "RoleARN",
+	"prefix":                     "Prefix",
+	"error_output_prefix":        "ErrorOutputPrefix",
+	"buffering.size_mb":          "BufferingHints.SizeInMBs",
+	"buffering.interval_seconds": "BufferingHints.IntervalInSeconds",
+	"compression":                "CompressionFormat",
+
+	"processing":                           memberProcessing,
+	"processing.de_aggregation":            parameterMember(procDeAggregation, paramSubRecordType),
+	"processing.delimiter":                 parameterMember(procDeAggregation, paramDelimiter),
+	"processing.metadata_extraction_query": parameterMember(procMetadata, paramQuery),
+	"processing.append_delimiter":          processorMember(procAppendDelimiter),
+
+	"dynamic_partitioning":                        memberPartitioning,
+	"dynamic_partitioning.enabled":                memberPartitioning + ".Enabled",
+	"dynamic_partitioning.retry_duration_seconds": memberRetryDuration,
+	"dynamic_partitioning.max_active_partitions":  memberMaxPartitions,
+
+	"format_conversion":             memberConversion,
+	"format_conversion.enabled":     memberConversion + ".Enabled",
+	"format_conversion.compression": memberParquet + ".Compression",
+	"format_conversion.block_size":  memberParquet + ".BlockSizeBytes",
+	"format_conversion.page_size":   memberParquet + ".PageSizeBytes",
+
+	"encryption":             memberEncryption,
+	"encryption.kms_key_arn": memberKMSKeyARN,
+	"encryption.client_side": memberClientSide,
+}
+
+// schemaField is the config path of the Parquet schema, under which
+// parquet.Schema.Validate's paths follow (columns[2].fields[0].type).
+const schemaField = "format_conversion.schema"
+
 // apiFieldName turns the delivery package's config field path
 // (destination.buffering.size_mb) into the API's parameter name
 // (ExtendedS3DestinationConfiguration.BufferingHints.SizeInMBs).
 func apiFieldName(field, destParam string) string {
 	if destParam == "" {
-		destParam = "ExtendedS3DestinationConfiguration"
+		destParam = paramExtendedS3
 	}
-	switch strings.TrimPrefix(field, "destination.") {
-	case "name":
+	f := strings.TrimPrefix(field, "destination.")
+	switch {
+	case f == "name":
 		return "DeliveryStreamName"
-	case "bucket":
-		return destParam + ".BucketARN"
-	case "role_arn":
-		return destParam + ".RoleARN"
-	case "prefix":
-		return destParam + ".Prefix"
-	case "error_output_prefix":
-		return destParam + ".ErrorOutputPrefix"
-	case "buffering.size_mb":
-		return destParam + ".BufferingHints.SizeInMBs"
-	case "buffering.interval_seconds":
-		return destParam + ".BufferingHints.IntervalInSeconds"
-	case "compression":
-		return destParam + ".CompressionFormat"
-	}
-	if strings.HasPrefix(field, "tags") {
+	case strings.HasPrefix(f, "tags"):
 		return "Tags"
+	case strings.HasPrefix(f, schemaField):
+		rest := strings.TrimPrefix(strings.TrimPrefix(f[len(schemaField):], "."), "columns")
+		return destParam + "." + memberColumns + pascalPath(rest)
+	}
+	if m, ok := apiFields[f]; ok {
+		return destParam + "." + m
 	}
 	return field
 }
+
+// pascalPath spells a config path below a schema ([2].fields[0].timestamp_unit)
+// as the API spells its members ([2].Fields[0].TimestampUnit).
+func pascalPath(path string) string {
+	var b strings.Builder
+	upper := true
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case c == '_':
+			upper = true
+			continue
+		case c == '.' || c == ']':
+			upper = true
+		case c == '[':
+			upper = false
+		case upper && 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+			upper = false
+		default:
+			upper = false
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// apiMessage rewrites the config names a delivery validation message
+// mentions in the API's terms. Longer names come first, so that they win
+// over the names they start with.
+var apiMessage = strings.NewReplacer(
+	"dynamic_partitioning.enabled", memberPartitioning+".Enabled",
+	"dynamic_partitioning", memberPartitioning,
+	"format_conversion.compression", memberParquet+".Compression",
+	"format_conversion", memberConversion,
+	"de_aggregation: ", paramSubRecordType+" ",
+	"error_output_prefix", "ErrorOutputPrefix",
+	"timestamp_unit", "TimestampUnit",
+).Replace
 
 // decodeJSON decodes a request body into v, answering SerializationException
 // for anything that is not the JSON the operation takes.

@@ -33,6 +33,9 @@ type fakeStreams struct {
 	ids     int
 
 	putErr, createErr, describeErr error
+	// noKeys refuses client-side encryption, as the Manager does when the
+	// server has no master keys.
+	noKeys bool
 
 	lastDeleteForce bool
 }
@@ -54,6 +57,9 @@ func (f *fakeStreams) Create(_ context.Context, cfg delivery.StreamConfig) (deli
 	}
 	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {
+		return delivery.StreamInfo{}, err
+	}
+	if err := f.checkKeys(&cfg.Destination); err != nil {
 		return delivery.StreamInfo{}, err
 	}
 	if _, ok := f.streams[cfg.Name]; ok {
@@ -144,9 +150,19 @@ func (f *fakeStreams) UpdateDestination(_ context.Context, name string, versionI
 		errors.As(err, &fe)
 		return &delivery.FieldError{Field: "destination." + fe.Field, Message: fe.Message}
 	}
+	if err := f.checkKeys(&dest); err != nil {
+		return err
+	}
 	s.info.Config.Destination = dest
 	s.info.VersionID++
 	s.info.UpdatedAt = f.now().UTC()
+	return nil
+}
+
+func (f *fakeStreams) checkKeys(d *delivery.Destination) error {
+	if d.Encryption.ClientSide && f.noKeys {
+		return &delivery.FieldError{Field: "destination.encryption.client_side", Message: "needs master keys: give hydrant serve a key file (encryption.key_file in the config)"}
+	}
 	return nil
 }
 

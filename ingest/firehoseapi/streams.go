@@ -82,6 +82,9 @@ func (a *API) createDeliveryStream(rq *request) error {
 		},
 	}
 	mergeS3(&cfg.Destination, d)
+	if err := mergeFeatures(&cfg.Destination, rq.destParam, d, rq.destParam == paramExtendedS3); err != nil {
+		return err
+	}
 	if len(in.Tags) > 0 {
 		cfg.Tags = make(map[string]string, len(in.Tags))
 		for _, t := range in.Tags {
@@ -111,9 +114,7 @@ func validateS3(v *validator, path string, d *s3Destination, create, extended bo
 		v.intRange(path+".bufferingHints.intervalInSeconds", h.IntervalInSeconds, delivery.MinBufferIntervalSec, delivery.MaxBufferIntervalSec)
 	}
 	v.enum(path+".compressionFormat", d.CompressionFormat, enumCompression)
-	if e := d.EncryptionConfiguration; e != nil {
-		v.enum(path+".encryptionConfiguration.noEncryptionConfig", e.NoEncryptionConfig, enumNoEncryption)
-	}
+	validateFeatures(v, path, d, extended)
 	if extended {
 		v.enum(path+".s3BackupMode", d.S3BackupMode, enumS3BackupMode)
 		v.str(path+".fileExtension", d.FileExtension, 0, 128, nil)
@@ -122,22 +123,12 @@ func validateS3(v *validator, path string, d *s3Destination, create, extended bo
 }
 
 // unsupportedS3 refuses the S3 destination features Hydrant does not have,
-// rather than silently ignoring them.
+// rather than silently ignoring them. mergeFeatures refuses the parts of
+// the features it maps that Hydrant does not have.
 func unsupportedS3(param string, d *s3Destination, extended bool) error {
 	member := ""
-	enabled := func(t *toggle) bool { return t != nil && t.Enabled != nil && *t.Enabled }
 	switch {
-	case d.EncryptionConfiguration != nil && present(d.EncryptionConfiguration.KMSEncryptionConfig):
-		member = "EncryptionConfiguration.KMSEncryptionConfig"
 	case !extended:
-	case enabled(d.ProcessingConfiguration):
-		member = "ProcessingConfiguration"
-	case enabled(d.DynamicPartitioningConfiguration):
-		member = "DynamicPartitioningConfiguration"
-	// Firehose enables a format conversion that does not say Enabled.
-	case d.DataFormatConversionConfiguration != nil &&
-		(d.DataFormatConversionConfiguration.Enabled == nil || *d.DataFormatConversionConfiguration.Enabled):
-		member = "DataFormatConversionConfiguration"
 	case d.S3BackupMode != nil && *d.S3BackupMode == "Enabled":
 		member = "S3BackupMode Enabled"
 	case deref(d.FileExtension) != "":
@@ -222,11 +213,13 @@ func (a *API) description(info delivery.StreamInfo) deliveryStreamDescription {
 		ErrorOutputPrefix:        d.ErrorOutputPrefix,
 		BufferingHints:           bufferingHintsOutput{SizeInMBs: d.Buffering.SizeMB, IntervalInSeconds: d.Buffering.IntervalSeconds},
 		CompressionFormat:        d.Compression,
-		EncryptionConfiguration:  noEncryption{NoEncryptionConfig: "NoEncryption"},
+		EncryptionConfiguration:  describeEncryption(d.Encryption),
 		CloudWatchLoggingOptions: cloudWatchLoggingOptions{Enabled: false},
 	}
 	ext := s3
-	ext.ProcessingConfiguration = &processingConfiguration{Enabled: false, Processors: []struct{}{}}
+	ext.ProcessingConfiguration = describeProcessing(d.Processing)
+	ext.DynamicPartitioningConfiguration = describePartitioning(d.DynamicPartitioning)
+	ext.DataFormatConversionConfiguration = describeConversion(d.FormatConversion)
 	ext.S3BackupMode = "Disabled"
 	desc := deliveryStreamDescription{
 		DeliveryStreamName:                    info.Config.Name,
@@ -354,8 +347,13 @@ func (a *API) updateDestination(rq *request) error {
 	if perr != nil || version != info.VersionID {
 		return delivery.ErrVersionMismatch
 	}
+	// dest shares the schema's columns with info: merging replaces them,
+	// never writes into them.
 	dest := info.Config.Destination
 	mergeS3(&dest, upd)
+	if err := mergeFeatures(&dest, rq.destParam, upd, rq.destParam == paramExtendedS3Update); err != nil {
+		return err
+	}
 	if err := a.streams.UpdateDestination(rq.ctx, rq.stream, version, dest); err != nil {
 		return err
 	}

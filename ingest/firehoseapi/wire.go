@@ -85,10 +85,10 @@ type s3Destination struct {
 	EncryptionConfiguration  *encryptionConfiguration
 	CloudWatchLoggingOptions json.RawMessage // accepted and ignored
 
-	// Extended only.
-	ProcessingConfiguration           *toggle
-	DynamicPartitioningConfiguration  *toggle
-	DataFormatConversionConfiguration *toggle
+	// Extended only; the shapes of these features are in processing.go.
+	ProcessingConfiguration           *processingConfiguration
+	DynamicPartitioningConfiguration  *dynamicPartitioningConfiguration
+	DataFormatConversionConfiguration *dataFormatConversionConfiguration
 	S3BackupMode                      *string
 	S3BackupConfiguration             json.RawMessage // ignored unless S3BackupMode is Enabled
 	S3BackupUpdate                    json.RawMessage // ditto
@@ -99,16 +99,6 @@ type s3Destination struct {
 type bufferingHints struct {
 	SizeInMBs         *int
 	IntervalInSeconds *int
-}
-
-type encryptionConfiguration struct {
-	NoEncryptionConfig  *string
-	KMSEncryptionConfig json.RawMessage
-}
-
-// toggle is the Enabled member of an optional feature's configuration.
-type toggle struct {
-	Enabled *bool
 }
 
 type tag struct {
@@ -224,12 +214,14 @@ type s3DestinationDescription struct {
 	ErrorOutputPrefix        string `json:",omitempty"`
 	BufferingHints           bufferingHintsOutput
 	CompressionFormat        string
-	EncryptionConfiguration  noEncryption
+	EncryptionConfiguration  *encryptionConfiguration
 	CloudWatchLoggingOptions cloudWatchLoggingOptions
 
 	// Extended only.
-	ProcessingConfiguration *processingConfiguration `json:",omitempty"`
-	S3BackupMode            string                   `json:",omitempty"`
+	ProcessingConfiguration           *processingConfiguration           `json:",omitempty"`
+	DynamicPartitioningConfiguration  *dynamicPartitioningConfiguration  `json:",omitempty"`
+	DataFormatConversionConfiguration *dataFormatConversionConfiguration `json:",omitempty"`
+	S3BackupMode                      string                             `json:",omitempty"`
 }
 
 type bufferingHintsOutput struct {
@@ -237,17 +229,8 @@ type bufferingHintsOutput struct {
 	IntervalInSeconds int
 }
 
-type noEncryption struct {
-	NoEncryptionConfig string
-}
-
 type cloudWatchLoggingOptions struct {
 	Enabled bool
-}
-
-type processingConfiguration struct {
-	Enabled    bool
-	Processors []struct{}
 }
 
 type listDeliveryStreamsOutput struct {

@@ -15,20 +15,28 @@
 // that a killed process leaves behind shows no object (S3 shows an object
 // only once its upload completes); it is aborted when the batch is
 // redelivered to the same key after the restart and that upload succeeds.
+//
+// Every object, and every part of a multipart upload, is written with the
+// server-side encryption Config.SSE names: SSE-S3, SSE-KMS, or SSE-C with a
+// key of the user's, which the server uses and forgets (a reader needs the
+// same key).
 package s3
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/encrypt"
 )
 
 // Part sizes (Config.PartSize). S3 requires parts of at least 5 MiB,
@@ -83,6 +91,49 @@ type Config struct {
 	// largest object sent in one PUT; 0 means DefaultPartSize. It bounds
 	// the memory one upload uses.
 	PartSize int64
+	// SSE is the server-side encryption every object is written with;
+	// the zero value asks for none, leaving it to the bucket's default.
+	SSE SSEConfig
+	// CAFile names a PEM file of CA certificates trusted for an https://
+	// endpoint, besides the system's: for a server whose certificate a
+	// private CA signed. Empty trusts the system's CAs only.
+	CAFile string
+	// InsecureSkipVerify accepts any certificate from an https://
+	// endpoint, which lets anyone on the path read and change the
+	// traffic, SSE-C keys included. It is for tests only; use CAFile for
+	// a private CA.
+	InsecureSkipVerify bool
+}
+
+// Validate checks what can be checked without the environment or the
+// network: the endpoint, the part size (0 is the default), credentials
+// set by halves, the encryption, and that SSE-C and the TLS options come
+// with an https:// endpoint. New calls it; the CA file is read by New.
+func (c Config) Validate() error {
+	u, err := ParseEndpoint(c.Endpoint)
+	if err != nil {
+		return err
+	}
+	if c.PartSize != 0 && (c.PartSize < MinPartSize || c.PartSize > MaxPartSize) {
+		return fmt.Errorf("s3 part size %d is out of range: use %d MiB to %d GiB", c.PartSize, MinPartSize>>20, MaxPartSize>>30)
+	}
+	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
+		return errors.New("s3 credentials are incomplete: set both the access key ID and the secret access key, or neither to use " + EnvAccessKeyID + " and " + EnvSecretAccessKey)
+	}
+	if err := c.SSE.Validate(); err != nil {
+		return err
+	}
+	if u.Scheme != "https" {
+		switch {
+		case c.SSE.Type == SSEC:
+			return fmt.Errorf("s3 encryption: %s needs an https:// endpoint, not %s: S3 and MinIO refuse customer keys over plain HTTP, which would send the key in the clear", SSEC, c.Endpoint)
+		case c.CAFile != "":
+			return fmt.Errorf("an s3 CA file is set but the endpoint %s is not https://: use https://, or remove the CA file", c.Endpoint)
+		case c.InsecureSkipVerify:
+			return fmt.Errorf("s3 TLS verification is turned off but the endpoint %s is not https://: use https://, or turn verification back on", c.Endpoint)
+		}
+	}
+	return nil
 }
 
 // Store writes objects to an S3 bucket. It is safe for concurrent use.
@@ -91,6 +142,7 @@ type Store struct {
 	endpoint string // for messages
 	region   string
 	credSrc  string // "config" or "environment"
+	sse      encrypt.ServerSide
 	cfg      Config
 	logger   *slog.Logger
 }
@@ -102,16 +154,14 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	u, err := ParseEndpoint(cfg.Endpoint)
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	u, _ := ParseEndpoint(cfg.Endpoint) // valid
 	if cfg.PartSize == 0 {
 		cfg.PartSize = DefaultPartSize
 	}
-	if cfg.PartSize < MinPartSize || cfg.PartSize > MaxPartSize {
-		return nil, fmt.Errorf("s3 part size %d is out of range: use %d MiB to %d GiB", cfg.PartSize, MinPartSize>>20, MaxPartSize>>30)
-	}
+	sse, _ := cfg.SSE.serverSide() // valid
 	region := cfg.Region
 	if region == "" {
 		region = os.Getenv(EnvRegion)
@@ -124,8 +174,6 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 	switch {
 	case cfg.AccessKeyID != "" && cfg.SecretAccessKey != "":
 		creds = credentials.NewStaticV4(cfg.AccessKeyID, cfg.SecretAccessKey, "")
-	case cfg.AccessKeyID != "" || cfg.SecretAccessKey != "":
-		return nil, errors.New("s3 credentials are incomplete: set both the access key ID and the secret access key, or neither to use " + EnvAccessKeyID + " and " + EnvSecretAccessKey)
 	case os.Getenv(EnvAccessKeyID) != "" && os.Getenv(EnvSecretAccessKey) != "":
 		creds = credentials.NewStaticV4(os.Getenv(EnvAccessKeyID), os.Getenv(EnvSecretAccessKey), os.Getenv(EnvSessionToken))
 		credSrc = "environment"
@@ -136,17 +184,55 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 	if cfg.ForcePathStyle {
 		lookup = minio.BucketLookupPath
 	}
-	client, err := minio.New(u.Host, &minio.Options{
+	opts := &minio.Options{
 		Creds:        creds,
 		Secure:       u.Scheme == "https",
 		Region:       region,
 		BucketLookup: lookup,
 		MaxRetries:   maxRetries,
-	})
+	}
+	if cfg.CAFile != "" || cfg.InsecureSkipVerify {
+		tr, err := transport(cfg)
+		if err != nil {
+			return nil, err
+		}
+		opts.Transport = tr
+	}
+	if cfg.InsecureSkipVerify {
+		logger.Warn("TLS certificates of the s3 endpoint are not verified: for tests only", "endpoint", cfg.Endpoint)
+	}
+	client, err := minio.New(u.Host, opts)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create s3 client for %s: %w", cfg.Endpoint, err)
 	}
-	return &Store{client: client, endpoint: u.Scheme + "://" + u.Host, region: region, credSrc: credSrc, cfg: cfg, logger: logger}, nil
+	return &Store{client: client, endpoint: u.Scheme + "://" + u.Host, region: region, credSrc: credSrc, sse: sse, cfg: cfg, logger: logger}, nil
+}
+
+// transport returns minio-go's transport for https, trusting the
+// system's CAs and cfg.CAFile's, or any certificate with
+// cfg.InsecureSkipVerify.
+func transport(cfg Config) (*http.Transport, error) {
+	tr, err := minio.DefaultTransport(true)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create the s3 transport: %w", err)
+	}
+	tr.TLSClientConfig.InsecureSkipVerify = cfg.InsecureSkipVerify
+	if cfg.CAFile == "" {
+		return tr, nil
+	}
+	pem, err := os.ReadFile(cfg.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the s3 CA file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool() // no system pool: the file's CAs only
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("the s3 CA file %s holds no PEM certificate: want one or more -----BEGIN CERTIFICATE----- blocks", cfg.CAFile)
+	}
+	tr.TLSClientConfig.RootCAs = pool
+	return tr, nil
 }
 
 // ParseEndpoint checks an endpoint URL: http or https, a host, no path,
@@ -181,6 +267,21 @@ func (s *Store) CredentialSource() string { return s.credSrc }
 // not exist is created first if the store was configured to, and an error
 // naming it otherwise.
 func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64) error {
+	return s.putObject(ctx, bucket, key, body, size, s.sse)
+}
+
+// PutObjectKMS is PutObject with SSE-KMS under kmsKeyID instead of the
+// store's server-side encryption: a destination's own KMS key (Firehose's
+// KMSEncryptionConfig).
+func (s *Store) PutObjectKMS(ctx context.Context, bucket, key string, body io.Reader, size int64, kmsKeyID string) error {
+	sse, err := encrypt.NewSSEKMS(kmsKeyID, nil)
+	if err != nil {
+		return fmt.Errorf("cannot put s3://%s/%s: invalid KMS key %q: %w", bucket, key, kmsKeyID, err)
+	}
+	return s.putObject(ctx, bucket, key, body, size, sse)
+}
+
+func (s *Store) putObject(ctx context.Context, bucket, key string, body io.Reader, size int64, sse encrypt.ServerSide) error {
 	// Where the object starts, to put it again after creating its bucket.
 	start := int64(-1)
 	if sk, ok := body.(io.Seeker); ok && s.cfg.CreateBuckets {
@@ -188,7 +289,7 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 			start = off
 		}
 	}
-	err := s.put(ctx, bucket, key, body, size)
+	err := s.put(ctx, bucket, key, body, size, sse)
 	if err == nil || minio.ToErrorResponse(err).Code != minio.NoSuchBucket {
 		return s.wrap(bucket, key, err)
 	}
@@ -206,7 +307,7 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 	if _, err := body.(io.Seeker).Seek(start, io.SeekStart); err != nil {
 		return fmt.Errorf("cannot put s3://%s/%s: cannot rewind the body: %w", bucket, key, err)
 	}
-	return s.wrap(bucket, key, s.put(ctx, bucket, key, body, size))
+	return s.wrap(bucket, key, s.put(ctx, bucket, key, body, size, sse))
 }
 
 func (s *Store) wrap(bucket, key string, err error) error {
@@ -216,7 +317,7 @@ func (s *Store) wrap(bucket, key string, err error) error {
 	return fmt.Errorf("cannot put s3://%s/%s: %w", bucket, key, err)
 }
 
-func (s *Store) put(ctx context.Context, bucket, key string, body io.Reader, size int64) error {
+func (s *Store) put(ctx context.Context, bucket, key string, body io.Reader, size int64, sse encrypt.ServerSide) error {
 	if size < 0 {
 		return fmt.Errorf("object size %d is negative", size)
 	}
@@ -229,9 +330,13 @@ func (s *Store) put(ctx context.Context, bucket, key string, body io.Reader, siz
 		// through one PartSize buffer, aborting the upload on error.
 		body = readerOnly{body}
 	}
+	// minio-go sends the encryption with the PUT, or with the upload's
+	// creation, each part (SSE-C, which S3 needs on every request) and
+	// its completion.
 	info, err := s.client.PutObject(ctx, bucket, key, body, size, minio.PutObjectOptions{
-		PartSize:    uint64(s.cfg.PartSize),
-		ContentType: "application/octet-stream",
+		PartSize:             uint64(s.cfg.PartSize),
+		ContentType:          "application/octet-stream",
+		ServerSideEncryption: sse,
 	})
 	if err != nil {
 		return err
@@ -285,6 +390,6 @@ func (c Config) String() string {
 	if c.SecretAccessKey != "" {
 		secret = "<secret>"
 	}
-	return fmt.Sprintf("{Endpoint:%s Region:%s AccessKeyID:%s SecretAccessKey:%s ForcePathStyle:%t CreateBuckets:%t PartSize:%d}",
-		c.Endpoint, c.Region, c.AccessKeyID, secret, c.ForcePathStyle, c.CreateBuckets, c.PartSize)
+	return fmt.Sprintf("{Endpoint:%s Region:%s AccessKeyID:%s SecretAccessKey:%s ForcePathStyle:%t CreateBuckets:%t PartSize:%d SSE:%v CAFile:%s InsecureSkipVerify:%t}",
+		c.Endpoint, c.Region, c.AccessKeyID, secret, c.ForcePathStyle, c.CreateBuckets, c.PartSize, c.SSE, c.CAFile, c.InsecureSkipVerify)
 }

@@ -3,10 +3,14 @@ package s3
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +25,7 @@ import (
 type fakeS3 struct {
 	mu       sync.Mutex
 	reqs     []string
+	headers  []http.Header // of each request in reqs
 	lastBody []byte
 }
 
@@ -36,6 +41,7 @@ func (f *fakeS3) record(r *http.Request) {
 	}
 	f.mu.Lock()
 	f.reqs = append(f.reqs, r.Method+" "+r.URL.Path+q)
+	f.headers = append(f.headers, r.Header.Clone())
 	f.mu.Unlock()
 }
 
@@ -54,8 +60,15 @@ func s3Error(w http.ResponseWriter, status int, code, msg string) {
 // newFake starts a fake S3 server and a store configured for it.
 func newFake(t *testing.T, cfg Config, h func(f *fakeS3, w http.ResponseWriter, r *http.Request)) (*Store, *fakeS3) {
 	t.Helper()
+	return newFakeServer(t, cfg, false, h)
+}
+
+// newFakeServer starts a fake S3 server, serving https with tls, and a
+// store configured for it, trusting its certificate through CAFile.
+func newFakeServer(t *testing.T, cfg Config, tls bool, h func(f *fakeS3, w http.ResponseWriter, r *http.Request)) (*Store, *fakeS3) {
+	t.Helper()
 	f := &fakeS3{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.record(r)
 		body, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
@@ -63,6 +76,13 @@ func newFake(t *testing.T, cfg Config, h func(f *fakeS3, w http.ResponseWriter, 
 		f.mu.Unlock()
 		h(f, w, r)
 	}))
+	if tls {
+		srv.StartTLS()
+		cfg.CAFile = filepath.Join(t.TempDir(), "ca.pem")
+		writePEM(t, cfg.CAFile, srv.Certificate().Raw)
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 	cfg.Endpoint = srv.URL
 	cfg.AccessKeyID, cfg.SecretAccessKey = "AKID", "secret"
@@ -212,8 +232,64 @@ func TestNew(t *testing.T) {
 }
 
 func TestConfigStringHidesSecret(t *testing.T) {
-	c := Config{AccessKeyID: "AKID", SecretAccessKey: "hush"}
-	if s := fmt.Sprintf("%v %+v", c, struct{ S Config }{c}); strings.Contains(s, "hush") {
-		t.Errorf("printing a Config shows the secret: %s", s)
+	c := Config{AccessKeyID: "AKID", SecretAccessKey: "hush", SSE: SSEConfig{Type: SSEC, CustomerKey: "c2VjcmV0LWtleQ=="}}
+	s := fmt.Sprintf("%v %+v %v %+v", c, struct{ S Config }{c}, c.SSE, struct{ S SSEConfig }{c.SSE})
+	if strings.Contains(s, "hush") || strings.Contains(s, "c2VjcmV0LWtleQ") {
+		t.Errorf("printing a Config shows a secret: %s", s)
+	}
+}
+
+// TestNewSecurity checks what New refuses in the encryption and TLS
+// options: SSE-C and TLS options without https, and CA files that cannot
+// be used.
+func TestNewSecurity(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "not.pem")
+	if err := os.WriteFile(notPEM, []byte("hello\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(dir, "ca.pem")
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	srv.Close()
+	writePEM(t, ca, srv.Certificate().Raw)
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	tests := []struct {
+		cfg  Config
+		want string // "" for success
+	}{
+		{Config{Endpoint: "https://s3.example.com", SSE: SSEConfig{Type: SSEC, CustomerKey: key}}, ""},
+		{Config{Endpoint: "http://127.0.0.1:9000", SSE: SSEConfig{Type: SSEKMS, KMSKeyID: "k"}}, ""},
+		{Config{Endpoint: "https://127.0.0.1:9000", CAFile: ca}, ""},
+		{Config{Endpoint: "https://127.0.0.1:9000", InsecureSkipVerify: true}, ""},
+		{Config{Endpoint: "http://127.0.0.1:9000", SSE: SSEConfig{Type: SSEC, CustomerKey: key}},
+			"s3 encryption: SSE-C needs an https:// endpoint, not http://127.0.0.1:9000: S3 and MinIO refuse customer keys over plain HTTP, which would send the key in the clear"},
+		{Config{Endpoint: "http://127.0.0.1:9000", SSE: SSEConfig{Type: "KMS"}},
+			`s3 encryption: unknown type "KMS": use SSE-S3, SSE-KMS or SSE-C, or none for the bucket's default encryption`},
+		{Config{Endpoint: "http://127.0.0.1:9000", CAFile: ca},
+			"an s3 CA file is set but the endpoint http://127.0.0.1:9000 is not https://: use https://, or remove the CA file"},
+		{Config{Endpoint: "http://127.0.0.1:9000", InsecureSkipVerify: true},
+			"s3 TLS verification is turned off but the endpoint http://127.0.0.1:9000 is not https://: use https://, or turn verification back on"},
+		{Config{Endpoint: "https://127.0.0.1:9000", CAFile: filepath.Join(dir, "missing.pem")},
+			"cannot read the s3 CA file: open " + filepath.Join(dir, "missing.pem") + ": no such file or directory"},
+		{Config{Endpoint: "https://127.0.0.1:9000", CAFile: notPEM},
+			"the s3 CA file " + notPEM + " holds no PEM certificate: want one or more -----BEGIN CERTIFICATE----- blocks"},
+	}
+	for _, tt := range tests {
+		tt.cfg.AccessKeyID, tt.cfg.SecretAccessKey = "a", "s"
+		got := ""
+		if _, err := New(tt.cfg, nil); err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("New(%v) = %q; want %q", tt.cfg, got, tt.want)
+		}
+	}
+}
+
+// writePEM writes a certificate, DER, to path as PEM.
+func writePEM(t *testing.T, path string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

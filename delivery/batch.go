@@ -1,0 +1,515 @@
+package delivery
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hydrantio/hydrant/delivery/compress"
+	"github.com/hydrantio/hydrant/delivery/encrypt"
+	"github.com/hydrantio/hydrant/delivery/partition"
+	"github.com/hydrantio/hydrant/record"
+	"github.com/hydrantio/hydrant/sinks/parquet"
+)
+
+// A batch covers the log offsets first to last and is delivered as a
+// whole: every object it makes (one, or one per partition, plus one per
+// error output type with failures) is written before the log is
+// committed past it. The objects are a pure function of the records and
+// the definition the batch was opened under, so a batch rebuilt after a
+// crash writes the same keys again: exactly-once, partitions and error
+// output included.
+//
+// Without partitioning, records are formatted, compressed and encrypted
+// into the stream's spool as they are read, in one pass. With it, each
+// record is appended raw to its partition's spool file, and each
+// partition is turned into its object at delivery, one after another; so
+// memory holds a small write buffer per active partition, never the data.
+type batch struct {
+	info         StreamInfo // the definition the batch was opened under
+	first, last  uint64
+	records      int // log records read
+	rawBytes     int // their bytes, which the buffering size counts
+	firstArrival time.Time
+	openedAt     time.Time
+
+	// parts are the active partitions by evaluated prefix, in order of
+	// first appearance.
+	parts     map[string]*partSpool
+	partOrder []string
+	// failed counts the records sent to each error output type.
+	failed map[string]int
+}
+
+func (b *batch) full() bool { return b.rawBytes >= b.info.Config.Destination.Buffering.SizeBytes() }
+
+func (b *batch) failedCount() int {
+	n := 0
+	for _, c := range b.failed {
+		n += c
+	}
+	return n
+}
+
+func (b *batch) partitioned() bool { return b.info.Config.Destination.DynamicPartitioning.Enabled }
+
+// processor is the per-definition state of record processing: the
+// compiled query and the parsed prefix. It is rebuilt when the
+// definition changes.
+type processor struct {
+	dest   Destination
+	query  *partition.Query
+	prefix *prefixTemplate
+	keys   map[string]string // reused by Extract
+}
+
+func newProcessor(dest Destination) (*processor, error) {
+	p := &processor{dest: dest, keys: map[string]string{}}
+	if q := dest.Processing.MetadataExtractionQuery; q != "" {
+		query, err := partition.Compile(q)
+		if err != nil {
+			return nil, err
+		}
+		p.query = query
+	}
+	tmpl, err := parsePrefixTemplate(dest.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	p.prefix = tmpl
+	return p, nil
+}
+
+// Error codes of the error records Hydrant writes, after Firehose's.
+const (
+	errCodeDeAggregation    = "RecordDeAggregation.MalformedRecord"
+	errCodeConversion       = "DataFormatConversion.MalformedData"
+	errCodePartitionCount   = "DynamicPartitioning.ActivePartitionsLimitExceeded"
+	errCodePartitionKey     = "DynamicPartitioning.InvalidPartitionKey"
+	errCodeMetadataNotFound = "DynamicPartitioning.MetadataExtractionFailed"
+)
+
+// errorRecord is one line of an error output object, in Firehose's shape.
+type errorRecord struct {
+	AttemptsMade           int    `json:"attemptsMade"`
+	ArrivalTimestamp       int64  `json:"arrivalTimestamp"`
+	ErrorCode              string `json:"errorCode"`
+	ErrorMessage           string `json:"errorMessage"`
+	AttemptEndingTimestamp int64  `json:"attemptEndingTimestamp"`
+	RawData                []byte `json:"rawData"`
+	// PartitionKeys are the keys extracted, for records that failed after
+	// extraction.
+	PartitionKeys map[string]string `json:"partitionKeys,omitempty"`
+}
+
+// add processes one log record into the batch.
+func (s *stream) add(b *batch, rec record.Record) {
+	b.last = rec.Offset
+	b.records++
+	b.rawBytes += len(rec.Data)
+	dest := &b.info.Config.Destination
+	switch dest.Processing.DeAggregation {
+	case SubRecordJSON:
+		if err := partition.SplitJSON(rec.Data, func(sub []byte) error { s.addSub(b, rec, sub); return nil }); err != nil {
+			s.fail(b, ErrorTypeProcessing, errCodeDeAggregation, "cannot split the record into JSON sub-records: "+err.Error(), rec.ArrivalTime, rec.Data, nil)
+		}
+	case SubRecordDelimited:
+		_ = partition.SplitDelimited(rec.Data, []byte(dest.Processing.Delimiter), func(sub []byte) error { s.addSub(b, rec, sub); return nil })
+	default:
+		s.addSub(b, rec, rec.Data)
+	}
+}
+
+// addSub routes one (sub-)record to its partition or the main object.
+func (s *stream) addSub(b *batch, rec record.Record, data []byte) {
+	if !b.partitioned() {
+		s.writeRecord(b, &s.main, rec.ArrivalTime, data)
+		return
+	}
+	p := s.proc
+	clear(p.keys)
+	if p.query != nil {
+		if err := p.query.Extract(context.Background(), data, p.keys); err != nil {
+			code, msg := errCodeMetadataNotFound, err.Error()
+			var pe *partition.Error
+			if errors.As(err, &pe) {
+				code, msg = pe.Code, pe.Message
+			}
+			s.fail(b, ErrorTypePartitioning, code, msg, rec.ArrivalTime, data, nil)
+			return
+		}
+	}
+	prefix, err := s.partitionPrefix(b, p.keys)
+	if err != nil {
+		s.fail(b, ErrorTypePartitioning, errCodePartitionKey, err.Error(), rec.ArrivalTime, data, p.keys)
+		return
+	}
+	ps, ok := b.parts[prefix]
+	if !ok {
+		if len(b.parts) >= b.info.Config.Destination.DynamicPartitioning.MaxActivePartitions {
+			s.fail(b, ErrorTypePartitioning, errCodePartitionCount,
+				fmt.Sprintf("the buffer already holds %d partitions, the stream's max_active_partitions", len(b.parts)),
+				rec.ArrivalTime, data, p.keys)
+			return
+		}
+		ps = s.partSpool(len(b.partOrder))
+		ps.keys = maps.Clone(p.keys)
+		if b.parts == nil {
+			b.parts = map[string]*partSpool{}
+		}
+		b.parts[prefix] = ps
+		b.partOrder = append(b.partOrder, prefix)
+	}
+	ps.append(rec.ArrivalTime, data)
+}
+
+// partitionPrefix evaluates the batch's prefix with the partition keys
+// of one record, checking that every key the prefix names is there and
+// that the result is a usable key prefix.
+func (s *stream) partitionPrefix(b *batch, keys map[string]string) (string, error) {
+	tmpl := s.proc.prefix
+	for _, k := range tmpl.keys(prefixNSPartitionKeyFromQuery) {
+		v, ok := keys[k]
+		if !ok {
+			return "", fmt.Errorf("the metadata extraction query yielded no partition key %q", k)
+		}
+		if v == "" {
+			return "", fmt.Errorf("partition key %q is empty", k)
+		}
+		if !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return "", fmt.Errorf("partition key %q holds invalid UTF-8 or a control character", k)
+		}
+		if strings.Contains(v, "!{") {
+			return "", fmt.Errorf("partition key %q holds \"!{\"", k)
+		}
+	}
+	p := KeyParams{Prefix: b.info.Config.Destination.Prefix, StreamID: b.info.ID, First: b.first, PartitionKeys: keys}
+	prefix := string(appendPrefix(nil, p, b.firstArrival.UTC()))
+	if len(prefix) > MaxPrefixLen {
+		return "", fmt.Errorf("the evaluated prefix is %d bytes long: the limit is %d", len(prefix), MaxPrefixLen)
+	}
+	if err := checkPrefixPath(prefix, fmt.Sprintf("the evaluated prefix %q", prefix)); err != nil {
+		return "", err
+	}
+	return prefix, nil
+}
+
+// writeRecord writes one record into object o, sending it to the error
+// output if it does not convert.
+func (s *stream) writeRecord(b *batch, o *objectWriter, arrival time.Time, data []byte) {
+	err := o.write(data)
+	if err == nil {
+		return
+	}
+	var ce *parquet.ConversionError
+	if errors.As(err, &ce) {
+		s.fail(b, ErrorTypeFormatConversion, errCodeConversion, ce.Error(), arrival, data, nil)
+		return
+	}
+	// A spool error sticks in o and surfaces when the object is finished.
+}
+
+// fail writes one record to the error output object of errType.
+func (s *stream) fail(b *batch, errType, code, msg string, arrival time.Time, data []byte, keys map[string]string) {
+	o, err := s.errorWriter(b, errType)
+	if err != nil {
+		return // sticks in o, surfaces at delivery
+	}
+	rec := errorRecord{
+		AttemptsMade:           1,
+		ArrivalTimestamp:       arrival.UnixMilli(),
+		ErrorCode:              code,
+		ErrorMessage:           msg,
+		AttemptEndingTimestamp: s.m.now().UnixMilli(),
+		RawData:                data,
+		PartitionKeys:          keys,
+	}
+	line, err := json.Marshal(rec)
+	if err != nil {
+		panic(fmt.Sprintf("delivery: cannot encode error record: %v", err))
+	}
+	_ = o.write(append(line, '\n'))
+	if b.failed == nil {
+		b.failed = map[string]int{}
+	}
+	b.failed[errType]++
+	s.m.metrics.failedRecords.WithLabelValues(s.name, errType).Inc()
+}
+
+// errorWriter returns the object writer of errType in the batch, opening
+// it on first use.
+func (s *stream) errorWriter(b *batch, errType string) (*objectWriter, error) {
+	if s.errw == nil {
+		s.errw = map[string]*objectWriter{}
+	}
+	o := s.errw[errType]
+	if o == nil {
+		o = &objectWriter{sp: spool{path: filepath.Join(s.dir, "spool-"+errType)}}
+		s.errw[errType] = o
+	}
+	if b.failed[errType] == 0 {
+		dest := b.info.Config.Destination
+		// Error records are JSON lines whatever the format conversion.
+		if err := o.open(objectFormat{compression: dest.Compression, encrypt: dest.Encryption.ClientSide}, s.m.opts.Keys); err != nil {
+			s.logger.Error("cannot open an error output object", "type", errType, "err", err)
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// objectFormat is how an object's bytes are made from its records.
+type objectFormat struct {
+	compression     string
+	parquet         *FormatConversion // nil: records as they are
+	appendDelimiter bool
+	encrypt         bool
+	kmsKeyID        string // SSE-KMS at the store
+}
+
+func (d *Destination) objectFormat() objectFormat {
+	f := objectFormat{compression: d.Compression, appendDelimiter: d.Processing.AppendDelimiter, encrypt: d.Encryption.ClientSide, kmsKeyID: d.Encryption.KMSKeyARN}
+	if d.FormatConversion.Enabled {
+		f.parquet = &d.FormatConversion
+	}
+	return f
+}
+
+// extension is the object key extension of f.
+func (f objectFormat) extension() string {
+	ext := compress.Extension(f.compression)
+	if f.parquet != nil {
+		ext = parquet.Extension + ext
+	}
+	if f.encrypt {
+		ext += encrypt.Extension
+	}
+	return ext
+}
+
+// objectWriter builds one object into a spool file: records → Parquet
+// (optional) → compression → encryption (optional) → spool. Its buffers
+// and encoders are reused from one object to the next.
+type objectWriter struct {
+	sp     spool
+	format objectFormat
+
+	zw compress.Writer
+	zf string
+	ew *encrypt.Writer
+	pw *parquet.Writer
+	pc *FormatConversion // the conversion pw was made for
+
+	records int
+	bytes   int
+	nl      [1]byte
+}
+
+// open starts a new object of format f.
+func (o *objectWriter) open(f objectFormat, keys *encrypt.Keyring) error {
+	o.release()
+	o.sp.reset()
+	o.format = f
+	o.records, o.bytes = 0, 0
+	var w io.Writer = &o.sp
+	if f.encrypt {
+		if keys == nil {
+			return errors.New("client-side encryption is on but no master keys are configured")
+		}
+		if o.ew == nil {
+			ew, err := encrypt.NewWriter(w, keys)
+			if err != nil {
+				return err
+			}
+			o.ew = ew
+		} else if err := o.ew.Reset(w); err != nil {
+			return err
+		}
+		w = o.ew
+	}
+	if o.zw == nil || o.zf != f.compression {
+		zw, err := compress.NewWriter(f.compression, w)
+		if err != nil {
+			return err
+		}
+		o.zw, o.zf = zw, f.compression
+	} else {
+		o.zw.Reset(w)
+	}
+	if f.parquet != nil {
+		if o.pw == nil || !reflect.DeepEqual(o.pc, f.parquet) {
+			pw, err := parquet.NewWriter(o.zw, &f.parquet.Schema, parquet.Options{
+				Compression: f.parquet.Compression,
+				PageBytes:   f.parquet.PageSizeBytes,
+			})
+			if err != nil {
+				return err
+			}
+			o.pw, o.pc = pw, f.parquet
+		} else {
+			o.pw.Reset(o.zw)
+		}
+	}
+	return nil
+}
+
+// write adds one record. A *parquet.ConversionError leaves the object as
+// it was; other errors stick in the spool.
+func (o *objectWriter) write(data []byte) error {
+	if o.format.parquet != nil {
+		if err := o.pw.Write(data); err != nil {
+			return err
+		}
+	} else {
+		if _, err := o.zw.Write(data); err != nil {
+			return err
+		}
+		if o.format.appendDelimiter {
+			o.nl[0] = '\n'
+			if _, err := o.zw.Write(o.nl[:]); err != nil {
+				return err
+			}
+		}
+	}
+	o.records++
+	o.bytes += len(data)
+	return nil
+}
+
+// finish completes the object in the spool and returns its size.
+func (o *objectWriter) finish() (int64, error) {
+	var errs []error
+	if o.format.parquet != nil {
+		errs = append(errs, o.pw.Close())
+	}
+	errs = append(errs, o.zw.Close())
+	if o.format.encrypt {
+		errs = append(errs, o.ew.Close())
+	}
+	size, err := o.sp.finish()
+	errs = append(errs, err)
+	return size, errors.Join(errs...)
+}
+
+// release drops the state of an object that was never finished, which
+// for GZIP also ends its block goroutines.
+func (o *objectWriter) release() {
+	if o.zw != nil {
+		o.zw.Reset(io.Discard)
+	}
+}
+
+func (o *objectWriter) close() {
+	o.release()
+	o.sp.close()
+}
+
+// partSpool holds the raw records of one partition of a batch: per
+// record a uvarint length, a varint arrival time in Unix milliseconds and
+// the data. Like the spool, it is never synced: the log has the records.
+type partSpool struct {
+	path string
+	f    *os.File
+	bw   *bufio.Writer
+	keys map[string]string
+	n    int
+	err  error
+	hdr  [2 * binary.MaxVarintLen64]byte
+}
+
+// partSpoolBuffer is the write buffer of each active partition.
+const partSpoolBuffer = 16 << 10
+
+// partSpool returns the i-th partition spool of the stream, emptied.
+func (s *stream) partSpool(i int) *partSpool {
+	for len(s.parts) <= i {
+		s.parts = append(s.parts, &partSpool{path: filepath.Join(s.dir, "part-"+strconv.Itoa(len(s.parts)))})
+	}
+	ps := s.parts[i]
+	ps.n, ps.err, ps.keys = 0, nil, nil
+	if ps.f == nil {
+		f, err := os.OpenFile(ps.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			ps.err = fmt.Errorf("cannot open partition spool file: %w", err)
+			return ps
+		}
+		ps.f = f
+		ps.bw = bufio.NewWriterSize(f, partSpoolBuffer)
+		return ps
+	}
+	if err := ps.f.Truncate(0); err != nil {
+		ps.err = fmt.Errorf("cannot truncate partition spool file %q: %w", ps.path, err)
+		return ps
+	}
+	if _, err := ps.f.Seek(0, io.SeekStart); err != nil {
+		ps.err = fmt.Errorf("cannot rewind partition spool file %q: %w", ps.path, err)
+		return ps
+	}
+	ps.bw.Reset(ps.f)
+	return ps
+}
+
+func (ps *partSpool) append(arrival time.Time, data []byte) {
+	if ps.err != nil {
+		return
+	}
+	n := binary.PutUvarint(ps.hdr[:], uint64(len(data)))
+	n += binary.PutVarint(ps.hdr[n:], arrival.UnixMilli())
+	if _, err := ps.bw.Write(ps.hdr[:n]); err != nil {
+		ps.err = fmt.Errorf("cannot write partition spool file %q: %w", ps.path, err)
+		return
+	}
+	if _, err := ps.bw.Write(data); err != nil {
+		ps.err = fmt.Errorf("cannot write partition spool file %q: %w", ps.path, err)
+		return
+	}
+	ps.n++
+}
+
+// each reads the partition's records back, in order.
+func (ps *partSpool) each(fn func(arrival time.Time, data []byte)) error {
+	if ps.err != nil {
+		return ps.err
+	}
+	if err := ps.bw.Flush(); err != nil {
+		return fmt.Errorf("cannot write partition spool file %q: %w", ps.path, err)
+	}
+	br := bufio.NewReaderSize(io.NewSectionReader(ps.f, 0, 1<<62), 64<<10)
+	var buf []byte
+	for range ps.n {
+		size, err := binary.ReadUvarint(br)
+		if err != nil {
+			return fmt.Errorf("cannot read partition spool file %q: %w", ps.path, err)
+		}
+		ms, err := binary.ReadVarint(br)
+		if err != nil {
+			return fmt.Errorf("cannot read partition spool file %q: %w", ps.path, err)
+		}
+		buf = slices.Grow(buf[:0], int(size))[:size]
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return fmt.Errorf("cannot read partition spool file %q: %w", ps.path, err)
+		}
+		fn(time.UnixMilli(ms), buf)
+	}
+	return nil
+}
+
+func (ps *partSpool) close() {
+	if ps.f != nil {
+		ps.f.Close()
+		ps.f = nil
+	}
+}

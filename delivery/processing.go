@@ -1,0 +1,268 @@
+package delivery
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hydrantio/hydrant/delivery/partition"
+	"github.com/hydrantio/hydrant/sinks/parquet"
+)
+
+// Record processing between the log and the object, in Firehose's order:
+// de-aggregation splits a record into sub-records; metadata extraction
+// computes each one's partition keys; format conversion turns it into a
+// Parquet row, or the delimiter is appended to it. A record that fails a
+// step goes to the error output with the step's error type.
+
+// Sub-record types of RecordDeAggregation.
+const (
+	SubRecordJSON      = "JSON"
+	SubRecordDelimited = "DELIMITED"
+)
+
+// Error output types: what !{firehose:error-output-type} evaluates to in
+// the key of an object holding failed records.
+const (
+	ErrorTypeProcessing       = "processing-failed"
+	ErrorTypeFormatConversion = "format-conversion-failed"
+	ErrorTypePartitioning     = "partitioning-failed"
+)
+
+// Dynamic partitioning limits. Firehose allows 500 active partitions per
+// stream by default and retries a failed S3 write of a partition for 300
+// seconds by default, up to 7200.
+const (
+	DefaultMaxActivePartitions = 500
+	MaxMaxActivePartitions     = 10000
+	DefaultPartitionRetrySec   = 300
+	MaxPartitionRetrySec       = 7200
+)
+
+// Schema and Column are the Parquet schema of a format conversion, so
+// that the protocol layers can spell it without importing a sink.
+type (
+	Schema = parquet.Schema
+	Column = parquet.Column
+)
+
+// Processing is the record processing of a destination (Firehose's
+// ProcessingConfiguration processors that do not call a function).
+type Processing struct {
+	// DeAggregation splits every record into sub-records: SubRecordJSON
+	// (JSON objects one after another) or SubRecordDelimited (split on
+	// Delimiter); empty disables it.
+	DeAggregation string `json:"deAggregation,omitempty"`
+	// Delimiter separates DELIMITED sub-records; empty means a newline.
+	Delimiter string `json:"delimiter,omitempty"`
+	// MetadataExtractionQuery is a jq expression yielding an object of
+	// partition keys, !{partitionKeyFromQuery:KEY} in prefixes. It needs
+	// dynamic partitioning.
+	MetadataExtractionQuery string `json:"metadataExtractionQuery,omitempty"`
+	// AppendDelimiter appends a newline to every record delivered
+	// (AppendDelimiterToRecord).
+	AppendDelimiter bool `json:"appendDelimiterToRecord,omitempty"`
+}
+
+// DynamicPartitioning is Firehose's DynamicPartitioningConfiguration.
+type DynamicPartitioning struct {
+	Enabled bool `json:"enabled,omitempty"`
+	// RetryDurationSeconds is Firehose's RetryOptions.DurationInSeconds.
+	// It is kept and reported; Hydrant retries writes to the object store
+	// until they succeed, because the records are in its log.
+	RetryDurationSeconds int `json:"retryDurationSeconds,omitempty"`
+	// MaxActivePartitions caps the partitions one buffer may hold; the
+	// records of any further partition go to the error output.
+	MaxActivePartitions int `json:"maxActivePartitions,omitempty"`
+}
+
+// FormatConversion is Firehose's DataFormatConversionConfiguration with a
+// JSON deserializer and the Parquet serializer, the schema given inline.
+type FormatConversion struct {
+	Enabled bool           `json:"enabled,omitempty"`
+	Schema  parquet.Schema `json:"schema"`
+	// Compression is the Parquet column compression: SNAPPY (default),
+	// GZIP, ZSTD or UNCOMPRESSED.
+	Compression string `json:"compression,omitempty"`
+	// BlockSizeBytes is Firehose's row group size. Hydrant keeps it and
+	// reports it, but writes row groups of at most RowGroupBytes, so
+	// memory stays bounded whatever the buffering hints.
+	BlockSizeBytes int64 `json:"blockSizeBytes,omitempty"`
+	// PageSizeBytes is Firehose's Parquet page size; 0 is parquet-go's
+	// default.
+	PageSizeBytes int64 `json:"pageSizeBytes,omitempty"`
+}
+
+// Firehose's ParquetSerDe defaults and limits.
+const (
+	DefaultParquetCompression       = "SNAPPY"
+	DefaultParquetBlockSize   int64 = 256 << 20
+	MinParquetBlockSize       int64 = 64 << 20
+	MinParquetPageSize        int64 = 64 << 10
+	DefaultParquetPageSize    int64 = 1 << 20
+)
+
+// ObjectEncryption says how objects are encrypted.
+type ObjectEncryption struct {
+	// ClientSide encrypts every object of the destination with AES-256-GCM
+	// under a data key of its own, wrapped by the server's current master
+	// key (see package encrypt). Object keys get the .enc extension.
+	ClientSide bool `json:"clientSide,omitempty"`
+	// KMSKeyARN is Firehose's EncryptionConfiguration.KMSEncryptionConfig:
+	// objects written to S3 ask for SSE-KMS with this key.
+	KMSKeyARN string `json:"kmsKeyArn,omitempty"`
+}
+
+func (p *Processing) applyDefaults() {
+	if p.DeAggregation == SubRecordDelimited && p.Delimiter == "" {
+		p.Delimiter = "\n"
+	}
+}
+
+func (d *DynamicPartitioning) applyDefaults() {
+	if !d.Enabled {
+		return
+	}
+	if d.RetryDurationSeconds == 0 {
+		d.RetryDurationSeconds = DefaultPartitionRetrySec
+	}
+	if d.MaxActivePartitions == 0 {
+		d.MaxActivePartitions = DefaultMaxActivePartitions
+	}
+}
+
+func (f *FormatConversion) applyDefaults() {
+	if !f.Enabled {
+		return
+	}
+	if f.Compression == "" {
+		f.Compression = DefaultParquetCompression
+	}
+	if f.BlockSizeBytes == 0 {
+		f.BlockSizeBytes = DefaultParquetBlockSize
+	}
+	if f.PageSizeBytes == 0 {
+		f.PageSizeBytes = DefaultParquetPageSize
+	}
+}
+
+// validateProcessing checks the processing, partitioning, conversion and
+// encryption settings of d and how they fit its prefixes.
+func (d *Destination) validateProcessing() *FieldError {
+	p := &d.Processing
+	switch p.DeAggregation {
+	case "":
+		if p.Delimiter != "" {
+			return &FieldError{"processing.delimiter", "is only used with de_aggregation: " + SubRecordDelimited}
+		}
+	case SubRecordJSON:
+		if p.Delimiter != "" {
+			return &FieldError{"processing.delimiter", "is only used with de_aggregation: " + SubRecordDelimited}
+		}
+	case SubRecordDelimited:
+		if err := partition.ValidateDelimiter([]byte(p.Delimiter)); err != nil {
+			return &FieldError{"processing.delimiter", err.Error()}
+		}
+	default:
+		return &FieldError{"processing.de_aggregation", fmt.Sprintf("%q is not a sub-record type: use %s or %s", p.DeAggregation, SubRecordJSON, SubRecordDelimited)}
+	}
+
+	pt, err := parsePrefixTemplate(d.Prefix)
+	if err != nil {
+		return &FieldError{"prefix", err.Error()}
+	}
+	dp := &d.DynamicPartitioning
+	var queryKeys []string
+	if p.MetadataExtractionQuery != "" {
+		if !dp.Enabled {
+			return &FieldError{"processing.metadata_extraction_query", "needs dynamic_partitioning.enabled: true"}
+		}
+		q, err := partition.Compile(p.MetadataExtractionQuery)
+		if err != nil {
+			return &FieldError{"processing.metadata_extraction_query", err.Error()}
+		}
+		queryKeys = q.Keys()
+	}
+	if dp.Enabled {
+		if dp.RetryDurationSeconds < 0 || dp.RetryDurationSeconds > MaxPartitionRetrySec {
+			return &FieldError{"dynamic_partitioning.retry_duration_seconds", fmt.Sprintf("%d is out of range: use 0 to %d", dp.RetryDurationSeconds, MaxPartitionRetrySec)}
+		}
+		if dp.MaxActivePartitions < 1 || dp.MaxActivePartitions > MaxMaxActivePartitions {
+			return &FieldError{"dynamic_partitioning.max_active_partitions", fmt.Sprintf("%d is out of range: use 1 to %d", dp.MaxActivePartitions, MaxMaxActivePartitions)}
+		}
+		if d.ErrorOutputPrefix == "" {
+			return &FieldError{"error_output_prefix", "must be set when dynamic partitioning is enabled: records whose partition keys cannot be extracted are written under it"}
+		}
+		if !pt.hasPartitionKey {
+			return &FieldError{"prefix", "must contain a !{partitionKeyFromQuery:KEY} expression when dynamic partitioning is enabled"}
+		}
+		if p.MetadataExtractionQuery == "" && len(pt.keys(prefixNSPartitionKeyFromQuery)) > 0 {
+			return &FieldError{"processing.metadata_extraction_query", "must be set: the prefix uses !{partitionKeyFromQuery:…}"}
+		}
+	} else if pt.hasPartitionKey {
+		return &FieldError{"prefix", "!{partitionKeyFrom…} expressions need dynamic_partitioning.enabled: true"}
+	}
+	if len(queryKeys) > 0 {
+		for _, k := range pt.keys(prefixNSPartitionKeyFromQuery) {
+			if !slices.Contains(queryKeys, k) {
+				return &FieldError{"prefix", fmt.Sprintf("!{partitionKeyFromQuery:%s}: the metadata extraction query yields no key %q (it yields %s)", k, k, strings.Join(queryKeys, ", "))}
+			}
+		}
+	}
+	if len(pt.keys(prefixNSPartitionKeyFromLambda)) > 0 {
+		return &FieldError{"prefix", "!{partitionKeyFromLambda:…} needs a transform function, which this destination does not have"}
+	}
+	et, err := parsePrefixTemplate(d.ErrorOutputPrefix)
+	if err != nil {
+		return &FieldError{"error_output_prefix", err.Error()}
+	}
+	if et.hasPartitionKey {
+		return &FieldError{"error_output_prefix", "cannot contain !{partitionKeyFrom…} expressions: failed records may have no partition keys"}
+	}
+
+	fc := &d.FormatConversion
+	if fc.Enabled {
+		if d.Compression != Uncompressed {
+			return &FieldError{"compression", fmt.Sprintf("must be %s when format_conversion is enabled: Parquet compresses its columns itself (format_conversion.compression)", Uncompressed)}
+		}
+		if p.AppendDelimiter {
+			return &FieldError{"processing.append_delimiter", "cannot be used with format_conversion: Parquet rows have no delimiter"}
+		}
+		if !slices.Contains(parquet.Compressions, fc.Compression) {
+			return &FieldError{"format_conversion.compression", fmt.Sprintf("%q is not a Parquet compression: use one of %s", fc.Compression, strings.Join(parquet.Compressions, ", "))}
+		}
+		if fc.BlockSizeBytes < MinParquetBlockSize {
+			return &FieldError{"format_conversion.block_size", fmt.Sprintf("%d is below the minimum of %d bytes", fc.BlockSizeBytes, MinParquetBlockSize)}
+		}
+		if fc.PageSizeBytes < MinParquetPageSize {
+			return &FieldError{"format_conversion.page_size", fmt.Sprintf("%d is below the minimum of %d bytes", fc.PageSizeBytes, MinParquetPageSize)}
+		}
+		if len(fc.Schema.Columns) == 0 {
+			return &FieldError{"format_conversion.schema", "must declare at least one column"}
+		}
+		if err := fc.Schema.Validate(); err != nil {
+			var fe *parquet.FieldError
+			if errors.As(err, &fe) {
+				// The config file lists the columns as schema[i].
+				return &FieldError{"format_conversion.schema" + strings.TrimPrefix(fe.Field, "columns"), fe.Message}
+			}
+			return &FieldError{"format_conversion.schema", err.Error()}
+		}
+	}
+	if d.Encryption.KMSKeyARN != "" && strings.TrimSpace(d.Encryption.KMSKeyARN) != d.Encryption.KMSKeyARN {
+		return &FieldError{"encryption.kms_key_arn", "has leading or trailing spaces"}
+	}
+	return nil
+}
+
+// keys returns the key names of the template's expressions of namespace ns.
+func (tmpl *prefixTemplate) keys(ns string) []string {
+	var keys []string
+	for _, part := range tmpl.parts {
+		if part.ns == ns && !slices.Contains(keys, part.value) {
+			keys = append(keys, part.value)
+		}
+	}
+	return keys
+}

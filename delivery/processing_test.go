@@ -1,0 +1,453 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	pq "github.com/parquet-go/parquet-go"
+
+	"github.com/hydrantio/hydrant/delivery/compress"
+	"github.com/hydrantio/hydrant/delivery/encrypt"
+	"github.com/hydrantio/hydrant/delivery/wal"
+	"github.com/hydrantio/hydrant/record"
+	"github.com/hydrantio/hydrant/sinks/parquet"
+)
+
+// jsonRecords returns n records {"c": customers[i%len], "n": i}.
+func jsonRecords(from, n int, customers ...string) []record.Record {
+	recs := make([]record.Record, n)
+	now := time.Now()
+	for i := range recs {
+		recs[i] = record.Record{ArrivalTime: now, Data: fmt.Appendf(nil, `{"c":%q,"n":%d}`, customers[(from+i)%len(customers)], from+i)}
+	}
+	return recs
+}
+
+// lines splits the decompressed bodies of the objects under prefix.
+func objectLines(t *testing.T, s *memStore, prefix, format string) map[string][]string {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string][]string{}
+	for k, body := range s.objects {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		r, err := compress.NewReader(format, bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("object %s: %v", k, err)
+		}
+		raw, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatalf("object %s: %v", k, err)
+		}
+		for _, l := range strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n") {
+			out[k] = append(out[k], l)
+		}
+	}
+	return out
+}
+
+func partitionedConfig(name string) StreamConfig {
+	cfg := streamConfig(name, 1, 0, GZIP)
+	d := &cfg.Destination
+	d.Prefix = "data/customer=!{partitionKeyFromQuery:customer}/"
+	d.ErrorOutputPrefix = "errors/!{firehose:error-output-type}/"
+	d.Processing.MetadataExtractionQuery = "{customer: .c}"
+	d.Processing.AppendDelimiter = true
+	d.DynamicPartitioning.Enabled = true
+	return cfg
+}
+
+func TestDynamicPartitioning(t *testing.T) {
+	store := newMemStore()
+	m := testManager(t, t.TempDir(), store, nil)
+	ctx := context.Background()
+	if _, err := m.Create(ctx, partitionedConfig("parts")); err != nil {
+		t.Fatal(err)
+	}
+	good := jsonRecords(0, 300, "alpha", "beta", "gamma")
+	bad := []record.Record{
+		{ArrivalTime: time.Now(), Data: []byte(`not json`)},
+		{ArrivalTime: time.Now(), Data: []byte(`{"other":1}`)},
+		{ArrivalTime: time.Now(), Data: []byte(`{"c":"../up"}`)},
+	}
+	if _, err := m.Put(ctx, "parts", append(good, bad...)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "all records delivered", 10*time.Second, func() bool {
+		n := 0
+		for _, ls := range objectLines(t, store, "bucket-parts/", GZIP) {
+			n += len(ls)
+		}
+		return n == len(good)+len(bad)
+	})
+	seen := map[int]int{}
+	for key, ls := range objectLines(t, store, "bucket-parts/data/", GZIP) {
+		for _, l := range ls {
+			var rec struct {
+				C string
+				N int
+			}
+			if err := json.Unmarshal([]byte(l), &rec); err != nil {
+				t.Fatalf("object %s holds %q: %v", key, l, err)
+			}
+			if want := "bucket-parts/data/customer=" + rec.C + "/parts-1-"; !strings.HasPrefix(key, want) {
+				t.Errorf("record %d of customer %s is in %s; want a key starting %s", rec.N, rec.C, key, want)
+			}
+			seen[rec.N]++
+		}
+	}
+	for i := range good {
+		if seen[i] != 1 {
+			t.Errorf("record %d delivered %d times; want once", i, seen[i])
+		}
+	}
+	errs := objectLines(t, store, "bucket-parts/errors/partitioning-failed/", GZIP)
+	var raws []string
+	for key, ls := range errs {
+		for _, l := range ls {
+			var er errorRecord
+			if err := json.Unmarshal([]byte(l), &er); err != nil {
+				t.Fatalf("error object %s holds %q: %v", key, l, err)
+			}
+			if er.ErrorCode == "" || er.ErrorMessage == "" || er.AttemptsMade != 1 || er.ArrivalTimestamp == 0 {
+				t.Errorf("error record %+v lacks Firehose's fields", er)
+			}
+			raws = append(raws, string(er.RawData))
+		}
+	}
+	if len(raws) != len(bad) {
+		t.Fatalf("error output holds %q; want the %d bad records", raws, len(bad))
+	}
+	for _, b := range bad {
+		if !strings.Contains(strings.Join(raws, "\n"), string(b.Data)) {
+			t.Errorf("bad record %s missing from the error output %q", b.Data, raws)
+		}
+	}
+}
+
+func TestMaxActivePartitions(t *testing.T) {
+	store := newMemStore()
+	m := testManager(t, t.TempDir(), store, nil)
+	ctx := context.Background()
+	cfg := partitionedConfig("capped")
+	cfg.Destination.DynamicPartitioning.MaxActivePartitions = 2
+	cfg.Destination.Buffering.IntervalSeconds = 60 // one batch
+	if _, err := m.Create(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Put(ctx, "capped", jsonRecords(0, 30, "a", "b", "c")); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(ctx); err != nil { // delivers the open buffer
+		t.Fatal(err)
+	}
+	data := objectLines(t, store, "bucket-capped/data/", GZIP)
+	errs := objectLines(t, store, "bucket-capped/errors/partitioning-failed/", GZIP)
+	if len(data) != 2 {
+		t.Errorf("%d partition objects; want 2: %v", len(data), store.keys())
+	}
+	n := 0
+	for _, ls := range errs {
+		for _, l := range ls {
+			var er errorRecord
+			if err := json.Unmarshal([]byte(l), &er); err != nil {
+				t.Fatal(err)
+			}
+			if er.ErrorCode != errCodePartitionCount || !strings.Contains(string(er.RawData), `"c":"c"`) {
+				t.Errorf("error record %+v; want a %s for customer c", er, errCodePartitionCount)
+			}
+			n++
+		}
+	}
+	if n != 10 {
+		t.Errorf("%d records in the error output; want the 10 of the third partition", n)
+	}
+}
+
+func TestDeAggregation(t *testing.T) {
+	for _, tc := range []struct {
+		typ, delim string
+		record     string
+		want       []string
+		failed     int
+	}{
+		{SubRecordJSON, "", `{"c":"a","n":1}{"c":"b","n":2}` + "\n" + `{"c":"a","n":3}`, []string{`{"c":"a","n":1}`, `{"c":"b","n":2}`, `{"c":"a","n":3}`}, 0},
+		{SubRecordJSON, "", `{"c":"a","n":1}{"c":`, nil, 1},
+		{SubRecordDelimited, "||", `{"c":"a","n":1}||{"c":"b","n":2}||`, []string{`{"c":"a","n":1}`, `{"c":"b","n":2}`}, 0},
+	} {
+		t.Run(tc.typ, func(t *testing.T) {
+			store := newMemStore()
+			m := testManager(t, t.TempDir(), store, nil)
+			ctx := context.Background()
+			cfg := partitionedConfig("deagg")
+			cfg.Destination.Processing.DeAggregation = tc.typ
+			cfg.Destination.Processing.Delimiter = tc.delim
+			if _, err := m.Create(ctx, cfg); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Put(ctx, "deagg", []record.Record{{ArrivalTime: time.Now(), Data: []byte(tc.record)}}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "delivery", 10*time.Second, func() bool { return m.streamLog("deagg").Committed() == 1 })
+			var got []string
+			for _, ls := range objectLines(t, store, "bucket-deagg/data/", GZIP) {
+				got = append(got, ls...)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("delivered %q; want %q", got, tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(strings.Join(got, "\n"), w) {
+					t.Errorf("delivered %q; want %s among them", got, w)
+				}
+			}
+			n := 0
+			for _, ls := range objectLines(t, store, "bucket-deagg/errors/processing-failed/", GZIP) {
+				n += len(ls)
+			}
+			if n != tc.failed {
+				t.Errorf("%d records in the error output; want %d", n, tc.failed)
+			}
+		})
+	}
+}
+
+// flakyStore lets ok writes through, then fails every other.
+type flakyStore struct {
+	*memStore
+	mu sync.Mutex
+	ok int
+}
+
+func (s *flakyStore) PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ok == 0 {
+		return errors.New("down")
+	}
+	s.ok--
+	return s.memStore.PutObject(ctx, bucket, key, body, size)
+}
+
+func (m *Manager) streamLog(name string) *wal.Log {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.streams[name].log
+}
+
+// TestPartitionedRedeliveryIsExactlyOnce lets one partition object of a
+// batch through, restarts, and checks that the batch is redelivered to
+// the same keys: no record twice, one object per partition.
+func TestPartitionedRedeliveryIsExactlyOnce(t *testing.T) {
+	dir := t.TempDir()
+	store := newMemStore()
+	flaky := &flakyStore{memStore: store, ok: 1}
+	m := testManager(t, dir, flaky, nil)
+	ctx := context.Background()
+	if _, err := m.Create(ctx, partitionedConfig("redo")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Put(ctx, "redo", jsonRecords(0, 200, "a", "b", "c", "d")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first partition object", 5*time.Second, func() bool { return len(store.keys()) == 1 })
+	_ = m.Close(ctx)
+	if c := m.streamLog("redo").Committed(); c != 0 {
+		t.Fatalf("committed %d with three partitions undelivered", c)
+	}
+	m2 := testManager(t, dir, store, nil)
+	waitFor(t, "delivery after restart", 10*time.Second, func() bool { return m2.streamLog("redo").Committed() == 200 })
+	seen := map[int]int{}
+	for _, ls := range objectLines(t, store, "bucket-redo/data/", GZIP) {
+		for _, l := range ls {
+			var rec struct{ N int }
+			if err := json.Unmarshal([]byte(l), &rec); err != nil {
+				t.Fatal(err)
+			}
+			seen[rec.N]++
+		}
+	}
+	for i := range 200 {
+		if seen[i] != 1 {
+			t.Errorf("record %d delivered %d times; want once", i, seen[i])
+		}
+	}
+	if len(store.keys()) != 4 {
+		t.Errorf("objects %v; want one per partition", store.keys())
+	}
+}
+
+func TestClientSideEncryption(t *testing.T) {
+	kr, err := encrypt.ParseKeys([]byte("k1:"+strings.Repeat("A", 43)+"=\n"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := newMemStore()
+	m, err := NewManager(Options{DataDir: t.TempDir(), Store: store, Keys: kr, FlushTimeout: time.Second,
+		Retry: Backoff{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	ctx := context.Background()
+	cfg := streamConfig("sealed", 1, 0, GZIP)
+	cfg.Destination.Encryption.ClientSide = true
+	if _, err := m.Create(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	recs := makeRecords("e", 0, 500, 200)
+	if _, err := m.Put(ctx, "sealed", recs); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery", 10*time.Second, func() bool { return m.streamLog("sealed").Committed() == 500 })
+	got := map[string]int{}
+	for _, k := range store.keys() {
+		if !strings.HasSuffix(k, ".gz"+encrypt.Extension) {
+			t.Errorf("key %s; want the .gz.enc extension", k)
+		}
+		body := store.objects[k]
+		if _, err := compress.NewReader(GZIP, bytes.NewReader(body)); err == nil {
+			t.Errorf("object %s reads as gzip without decryption", k)
+		}
+		r, err := encrypt.NewReader(bytes.NewReader(body), kr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := compress.NewReader(GZIP, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.SplitAfter(string(raw), "\n") {
+			if l != "" {
+				got[l]++
+			}
+		}
+	}
+	checkExactlyOnce(t, got, "e", 500)
+
+	// Without keys, such a destination is refused.
+	m2 := testManager(t, t.TempDir(), newMemStore(), nil)
+	var fe *FieldError
+	if _, err := m2.Create(ctx, cfg); !errors.As(err, &fe) || fe.Field != "destination.encryption.client_side" {
+		t.Errorf("Create without master keys = %v; want a FieldError on destination.encryption.client_side", err)
+	}
+}
+
+func TestFormatConversionToParquet(t *testing.T) {
+	store := newMemStore()
+	m := testManager(t, t.TempDir(), store, nil)
+	ctx := context.Background()
+	cfg := streamConfig("pq", 1, 0, Uncompressed)
+	cfg.Destination.FormatConversion = FormatConversion{Enabled: true, Schema: parquet.Schema{Columns: []parquet.Column{
+		{Name: "c", Type: "string"},
+		{Name: "n", Type: "bigint"},
+	}}}
+	cfg.Destination.ErrorOutputPrefix = "errors/"
+	if _, err := m.Create(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	recs := jsonRecords(0, 100, "x", "y")
+	recs = append(recs, record.Record{ArrivalTime: time.Now(), Data: []byte(`{"c":"z","n":"not a number"}`)})
+	if _, err := m.Put(ctx, "pq", recs); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery", 10*time.Second, func() bool { return m.streamLog("pq").Committed() == 101 })
+	type row struct {
+		C string `parquet:"c"`
+		N int64  `parquet:"n"`
+	}
+	var rows []row
+	var errLines []string
+	for _, k := range store.keys() {
+		body := store.objects[k]
+		switch {
+		case strings.HasSuffix(k, ".parquet"):
+			got, err := pq.Read[row](bytes.NewReader(body), int64(len(body)))
+			if err != nil {
+				t.Fatalf("object %s: %v", k, err)
+			}
+			rows = append(rows, got...)
+		case strings.HasPrefix(k, "bucket-pq/errors/format-conversion-failed/"):
+			errLines = append(errLines, strings.Split(strings.TrimSpace(string(body)), "\n")...)
+		default:
+			t.Errorf("unexpected object %s", k)
+		}
+	}
+	if len(rows) != 100 {
+		t.Fatalf("%d rows; want 100", len(rows))
+	}
+	for i, r := range rows {
+		want := row{C: []string{"x", "y"}[i%2], N: int64(i)}
+		if r != want {
+			t.Errorf("row %d = %+v; want %+v", i, r, want)
+		}
+	}
+	if len(errLines) != 1 || !strings.Contains(errLines[0], errCodeConversion) {
+		t.Errorf("error output %q; want one %s record", errLines, errCodeConversion)
+	}
+}
+
+func TestProcessingValidation(t *testing.T) {
+	f := func(name string, edit func(d *Destination), field string) {
+		t.Helper()
+		cfg := partitionedConfig("v")
+		edit(&cfg.Destination)
+		cfg.ApplyDefaults()
+		err := cfg.Validate()
+		var fe *FieldError
+		if field == "" {
+			if err != nil {
+				t.Errorf("%s: Validate() = %v; want nil", name, err)
+			}
+			return
+		}
+		if !errors.As(err, &fe) || fe.Field != field {
+			t.Errorf("%s: Validate() = %v; want a FieldError on %s", name, err, field)
+		}
+	}
+	f("valid", func(d *Destination) {}, "")
+	f("bad jq", func(d *Destination) { d.Processing.MetadataExtractionQuery = "{customer: .c" }, "destination.processing.metadata_extraction_query")
+	f("key not yielded", func(d *Destination) { d.Processing.MetadataExtractionQuery = "{other: .c}" }, "destination.prefix")
+	f("no error prefix", func(d *Destination) { d.ErrorOutputPrefix = "" }, "destination.error_output_prefix")
+	f("no partition key in prefix", func(d *Destination) { d.Prefix = "data/" }, "destination.prefix")
+	f("partitioning off", func(d *Destination) { d.DynamicPartitioning.Enabled = false }, "destination.processing.metadata_extraction_query")
+	f("too many partitions", func(d *Destination) { d.DynamicPartitioning.MaxActivePartitions = MaxMaxActivePartitions + 1 }, "destination.dynamic_partitioning.max_active_partitions")
+	f("unknown sub-record type", func(d *Destination) { d.Processing.DeAggregation = "CSV" }, "destination.processing.de_aggregation")
+	f("delimiter without DELIMITED", func(d *Destination) { d.Processing.Delimiter = "," }, "destination.processing.delimiter")
+	f("lambda keys", func(d *Destination) { d.Prefix += "!{partitionKeyFromLambda:x}/" }, "destination.prefix")
+	f("partition key in error prefix", func(d *Destination) {
+		d.ErrorOutputPrefix = "e/!{firehose:error-output-type}/!{partitionKeyFromQuery:customer}/"
+	}, "destination.error_output_prefix")
+	f("parquet with gzip", func(d *Destination) {
+		d.FormatConversion = FormatConversion{Enabled: true, Schema: parquet.Schema{Columns: []parquet.Column{{Name: "c", Type: "string"}}}}
+		d.Processing.AppendDelimiter = false
+	}, "destination.compression")
+	f("parquet without columns", func(d *Destination) {
+		d.Compression = Uncompressed
+		d.Processing.AppendDelimiter = false
+		d.FormatConversion = FormatConversion{Enabled: true}
+	}, "destination.format_conversion.schema")
+	f("parquet bad type", func(d *Destination) {
+		d.Compression = Uncompressed
+		d.Processing.AppendDelimiter = false
+		d.FormatConversion = FormatConversion{Enabled: true, Schema: parquet.Schema{Columns: []parquet.Column{{Name: "c", Type: "strnig"}}}}
+	}, "destination.format_conversion.schema[0].type")
+	f("parquet with delimiter", func(d *Destination) {
+		d.Compression = Uncompressed
+		d.FormatConversion = FormatConversion{Enabled: true, Schema: parquet.Schema{Columns: []parquet.Column{{Name: "c", Type: "string"}}}}
+	}, "destination.processing.append_delimiter")
+}
