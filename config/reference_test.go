@@ -63,6 +63,7 @@ func TestReferenceLoads(t *testing.T) {
 		s.Destination.ErrorOutputPrefix = "errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/"
 		s.Destination.Compression = delivery.GZIP
 		s.Destination.FormatConversion.Schema.Columns = []parquet.Column{{Name: "user_id", Type: "string"}}
+		s.Destination.Backup = delivery.Backup{Bucket: "events-backup"}
 	})}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(%q) =\n%+v\nwant\n%+v", examplePath, got, want)

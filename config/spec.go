@@ -331,6 +331,36 @@ var destinationSpec = &object{fields: []*field{{
 	key:   "encryption",
 	doc:   "How objects are encrypted.",
 	value: mapping(func(d *delivery.Destination) *delivery.ObjectEncryption { return &d.Encryption }, objectEncryptionSpec),
+}, {
+	key: "backup",
+	doc: "A copy of the source records, as they were put, in a second bucket (Firehose's " +
+		"S3 backup). It is written with each batch, under a key made of the same log " +
+		"range, so it is exactly-once too; it is encrypted as the objects are.",
+	value: mapping(func(d *delivery.Destination) *delivery.Backup { return &d.Backup }, backupSpec),
+}}}
+
+var backupSpec = &object{fields: []*field{{
+	key:   "mode",
+	doc:   "Enabled copies every source record; Disabled copies none.",
+	rng:   "one of " + strings.Join(delivery.BackupModes, ", "),
+	dflt:  `default: "" (` + delivery.BackupDisabled + `)`,
+	value: str(func(b *delivery.Backup) *string { return &b.Mode }, nil),
+}, {
+	key:     "bucket",
+	doc:     "Bucket receiving the copies.",
+	example: "events-backup",
+	value:   str(func(b *delivery.Backup) *string { return &b.Bucket }, nil),
+}, {
+	key: "prefix",
+	doc: "Prepended to the key of every copy; it may hold !{timestamp:…} expressions. " +
+		"Empty means YYYY/MM/DD/HH/.",
+	value: str(func(b *delivery.Backup) *string { return &b.Prefix }, nil),
+}, {
+	key:   "compression",
+	doc:   "Compression of the copies.",
+	rng:   "one of " + strings.Join(delivery.CompressionFormats, ", "),
+	dflt:  "default: " + delivery.Uncompressed + " when enabled",
+	value: str(func(b *delivery.Backup) *string { return &b.Compression }, nil),
 }}}
 
 // object describes a mapping of the config file.

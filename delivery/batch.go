@@ -121,6 +121,10 @@ func (s *stream) add(b *batch, rec record.Record) {
 	b.records++
 	b.rawBytes += len(rec.Data)
 	dest := &b.info.Config.Destination
+	if dest.Backup.enabled() {
+		// A spool error sticks in the writer and surfaces at delivery.
+		_ = s.backup.write(rec.Data)
+	}
 	switch dest.Processing.DeAggregation {
 	case SubRecordJSON:
 		if err := partition.SplitJSON(rec.Data, func(sub []byte) error { s.addSub(b, rec, sub); return nil }); err != nil {

@@ -91,6 +91,8 @@ type Destination struct {
 	FormatConversion FormatConversion `json:"formatConversion,omitzero"`
 	// Encryption says how objects are encrypted.
 	Encryption ObjectEncryption `json:"encryption,omitzero"`
+	// Backup copies the source records to a second bucket.
+	Backup Backup `json:"backup,omitzero"`
 }
 
 // BufferingHints say when a buffer is delivered: when it holds SizeMB
@@ -142,6 +144,7 @@ func (d *Destination) ApplyFeatureDefaults() {
 	d.Processing.applyDefaults()
 	d.DynamicPartitioning.applyDefaults()
 	d.FormatConversion.applyDefaults()
+	d.Backup.applyDefaults()
 }
 
 // FieldError is a validation error about one field. Field is the dotted
@@ -203,6 +206,9 @@ func (d *Destination) Validate() error {
 		return fe
 	}
 	if fe := d.validateProcessing(); fe != nil {
+		return fe
+	}
+	if fe := d.Backup.validate(); fe != nil {
 		return fe
 	}
 	return nil

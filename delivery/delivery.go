@@ -50,9 +50,11 @@ type StreamInfo struct {
 	Source    string `json:"source"`
 	// ForceDelete is set with StatusDeleting by a delete that discards the
 	// backlog (Firehose's AllowForceDelete) instead of delivering it.
-	ForceDelete bool      `json:"forceDelete,omitempty"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
+	ForceDelete bool `json:"forceDelete,omitempty"`
+	// Encryption is the encryption at rest of the stream's log.
+	Encryption LogEncryption `json:"encryption,omitzero"`
+	CreatedAt  time.Time     `json:"createdAt"`
+	UpdatedAt  time.Time     `json:"updatedAt"`
 }
 
 // ObjectStore is where object destinations write (the embedded file store,

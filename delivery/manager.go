@@ -310,9 +310,22 @@ func (m *Manager) openStream(info StreamInfo) (*stream, error) {
 		SegmentBytes: segment,
 		MaxBytes:     info.Config.MaxLogBytes,
 		Logger:       m.log.With("stream", info.Config.Name),
+		Keys:         m.opts.Keys,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the log of stream %q: %w", info.Config.Name, err)
+	}
+	// The log resumes in the mode of its last segment; the definition
+	// decides (a crash between the two steps of SetLogEncryption).
+	if info.Encryption.Enabled != l.Encrypted() {
+		if info.Encryption.Enabled && m.opts.Keys == nil {
+			l.Close()
+			return nil, fmt.Errorf("stream %q has its log encrypted: %w", info.Config.Name, ErrNoMasterKeys)
+		}
+		if err := l.SetEncryption(info.Encryption.Enabled); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("cannot set the encryption of the log of stream %q: %w", info.Config.Name, err)
+		}
 	}
 	return newStream(m, dir, info, l), nil
 }
@@ -325,7 +338,9 @@ func (m *Manager) Describe(name string) (StreamInfo, error) {
 	if s == nil {
 		return StreamInfo{}, ErrStreamNotFound
 	}
-	return s.info(), nil
+	info := s.info()
+	info.Encryption.Status = s.logEncryptionStatus()
+	return info, nil
 }
 
 // List returns every stream, sorted by name.
@@ -334,6 +349,7 @@ func (m *Manager) List() []StreamInfo {
 	out := make([]StreamInfo, len(ss))
 	for i, s := range ss {
 		out[i] = s.info()
+		out[i].Encryption.Status = s.logEncryptionStatus()
 	}
 	return out
 }

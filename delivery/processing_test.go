@@ -451,3 +451,47 @@ func TestProcessingValidation(t *testing.T) {
 		d.FormatConversion = FormatConversion{Enabled: true, Schema: parquet.Schema{Columns: []parquet.Column{{Name: "c", Type: "string"}}}}
 	}, "destination.processing.append_delimiter")
 }
+
+func TestBackupCopiesSourceRecords(t *testing.T) {
+	store := newMemStore()
+	m := testManager(t, t.TempDir(), store, nil)
+	ctx := context.Background()
+	cfg := partitionedConfig("bk")
+	cfg.Destination.Processing.DeAggregation = SubRecordJSON
+	cfg.Destination.Backup = Backup{Mode: BackupEnabled, Bucket: "copies", Prefix: "source/", Compression: GZIP}
+	if _, err := m.Create(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	var recs []record.Record
+	for i, r := range jsonRecords(0, 100, "a", "b") {
+		if i%10 == 0 { // two sub-records in one
+			r.Data = append(r.Data, `{"c":"b","n":-1}`...)
+		}
+		recs = append(recs, r)
+	}
+	recs = append(recs, record.Record{ArrivalTime: time.Now(), Data: []byte("not json")})
+	if _, err := m.Put(ctx, "bk", recs); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery", 10*time.Second, func() bool { return m.streamLog("bk").Committed() == uint64(len(recs)) })
+	copies := objectLines(t, store, "copies/source/", GZIP)
+	if len(copies) != 1 {
+		t.Fatalf("backup objects %v; want one for the batch", store.keys())
+	}
+	for _, ls := range copies {
+		// The copy is the records as put, concatenated: without
+		// append_delimiter they run together, so compare the whole.
+		var want strings.Builder
+		for _, r := range recs {
+			want.Write(r.Data)
+		}
+		if got := strings.Join(ls, "\n"); got != want.String() {
+			t.Errorf("backup copy = %.200q…; want the %d source records as put", got, len(recs))
+		}
+	}
+	cfg.Destination.Backup.Mode = "Sometimes"
+	var fe *FieldError
+	if _, err := m.Create(ctx, func() StreamConfig { c := cfg; c.Name = "bk2"; return c }()); !errors.As(err, &fe) || fe.Field != "destination.backup.mode" {
+		t.Errorf("Create with backup mode Sometimes = %v; want a FieldError on destination.backup.mode", err)
+	}
+}

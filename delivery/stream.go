@@ -62,6 +62,8 @@ type stream struct {
 	main objectWriter
 	// errw build the error output objects, by error output type.
 	errw map[string]*objectWriter
+	// backup builds the batch's backup copy.
+	backup objectWriter
 	// parts are the partition spools, as many as a batch has used.
 	parts []*partSpool
 	// proc is the record processing of the current definition.
@@ -236,6 +238,7 @@ func (s *stream) run() {
 		}
 	}()
 	s.main.sp.path = filepath.Join(s.dir, spoolFile)
+	s.backup.sp.path = filepath.Join(s.dir, spoolFile+"-backup")
 	defer s.closeSpools()
 	defer s.closeIntent()
 
@@ -398,6 +401,7 @@ func (s *stream) closeIntent() {
 // closeSpools closes every spool file of the stream.
 func (s *stream) closeSpools() {
 	s.main.close()
+	s.backup.close()
 	for _, o := range s.errw {
 		o.close()
 	}
@@ -422,6 +426,12 @@ func (s *stream) openBatch(info StreamInfo, first record.Record) *batch {
 	if !dest.DynamicPartitioning.Enabled {
 		if err := s.main.open(dest.objectFormat(), s.m.opts.Keys); err != nil {
 			s.logger.Error("cannot start a batch; retrying", "err", err)
+			return nil
+		}
+	}
+	if dest.Backup.enabled() {
+		if err := s.backup.open(dest.Backup.format(dest.Encryption), s.m.opts.Keys); err != nil {
+			s.logger.Error("cannot start a batch's backup copy; retrying", "err", err)
 			return nil
 		}
 	}
@@ -490,6 +500,13 @@ func (s *stream) deliver(ctx context.Context, b *batch, recordIntent bool) outco
 			return out
 		}
 	}
+	if dest.Backup.enabled() {
+		k := key
+		k.Prefix = dest.Backup.Prefix
+		if out := s.writeObject(ctx, &s.backup, dest.Backup.Bucket, k, dest.Backup.format(dest.Encryption), nil); out != delivered {
+			return out
+		}
+	}
 	if !s.retry(ctx, "cannot commit the stream's log", func() error { return s.log.Commit(b.last + 1) }) {
 		return stopped
 	}
@@ -536,11 +553,13 @@ func (s *stream) writeObject(ctx context.Context, o *objectWriter, bucket string
 	}
 	s.metrics.deliveryObjects.Inc()
 	s.metrics.compressed.Add(float64(size))
-	if kp.ErrorOutputType == "" {
-		st.records += o.records
-		st.rawBytes += o.bytes
+	if st != nil { // nil for copies, which are not deliveries
+		if kp.ErrorOutputType == "" {
+			st.records += o.records
+			st.rawBytes += o.bytes
+		}
+		st.objects++
 	}
-	st.objects++
 	s.logger.Debug("object delivered", "bucket", bucket, "key", key, "records", o.records, "bytes", size)
 	return delivered
 }
