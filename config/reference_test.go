@@ -64,6 +64,7 @@ func TestReferenceLoads(t *testing.T) {
 		s.Destination.Compression = delivery.GZIP
 		s.Destination.FormatConversion.Schema.Columns = []parquet.Column{{Name: "user_id", Type: "string"}}
 		s.Destination.Backup = delivery.Backup{Bucket: "events-backup"}
+		s.Destination.S3.SSE.KMSContext = map[string]string{}
 	})}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(%q) =\n%+v\nwant\n%+v", examplePath, got, want)

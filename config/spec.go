@@ -337,6 +337,12 @@ var destinationSpec = &object{fields: []*field{{
 		"S3 backup). It is written with each batch, under a key made of the same log " +
 		"range, so it is exactly-once too; it is encrypted as the objects are.",
 	value: mapping(func(d *delivery.Destination) *delivery.Backup { return &d.Backup }, backupSpec),
+}, {
+	key: "s3",
+	doc: "An S3 server of this destination's own, overriding object_store.s3 for its " +
+		"objects; it takes the same keys. With no endpoint, the destination writes where " +
+		"object_store says.",
+	value: mapping(func(d *delivery.Destination) *s3.Config { return &d.S3 }, s3Spec),
 }}}
 
 var backupSpec = &object{fields: []*field{{

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hydrantio/hydrant/delivery/compress"
+	"github.com/hydrantio/hydrant/sinks/s3"
 )
 
 // Compression formats, named as Firehose names them, plus ZSTD. The names
@@ -93,6 +94,11 @@ type Destination struct {
 	Encryption ObjectEncryption `json:"encryption,omitzero"`
 	// Backup copies the source records to a second bucket.
 	Backup Backup `json:"backup,omitzero"`
+	// S3, when its Endpoint is set, sends this destination's objects to
+	// that S3 server instead of the manager's store. Its secrets are not
+	// saved with the definition: a stream declared in the config file gets
+	// them again at every start.
+	S3 s3.Config `json:"s3,omitzero"`
 }
 
 // BufferingHints say when a buffer is delivered: when it holds SizeMB
@@ -210,6 +216,11 @@ func (d *Destination) Validate() error {
 	}
 	if fe := d.Backup.validate(); fe != nil {
 		return fe
+	}
+	if d.S3.Endpoint != "" {
+		if err := d.S3.Validate(); err != nil {
+			return &FieldError{"s3", err.Error()}
+		}
 	}
 	return nil
 }

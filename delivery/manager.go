@@ -18,6 +18,7 @@ import (
 
 	"github.com/hydrantio/hydrant/delivery/encrypt"
 	"github.com/hydrantio/hydrant/delivery/wal"
+	"github.com/hydrantio/hydrant/sinks/s3"
 	"github.com/hydrantio/hydrant/record"
 )
 
@@ -28,6 +29,9 @@ type Options struct {
 	DataDir string
 	// Store is where streams deliver their objects.
 	Store ObjectStore
+	// NewStore makes the store of a destination that names its own S3
+	// server (Destination.S3); nil refuses such destinations.
+	NewStore func(cfg s3.Config) (ObjectStore, error)
 	// Keys are the master keys of client-side encryption; nil means none,
 	// and destinations that ask for it are refused.
 	Keys *encrypt.Keyring
@@ -60,6 +64,41 @@ type Manager struct {
 	closed  bool
 
 	wg sync.WaitGroup // delivery workers and deletions
+
+	storesMu sync.Mutex
+	stores   map[string]ObjectStore // destination stores, by their config
+}
+
+// storeFor returns the store d writes to: its own S3 server's, made on
+// first use and shared by destinations naming the same one, or the
+// manager's.
+func (m *Manager) storeFor(d *Destination) (ObjectStore, error) {
+	if d.S3.Endpoint == "" {
+		return m.opts.Store, nil
+	}
+	if m.opts.NewStore == nil {
+		return nil, errors.New("destination names an S3 server, but this server cannot make stores for destinations")
+	}
+	key, err := json.Marshal(d.S3)
+	if err != nil {
+		return nil, err
+	}
+	// The secrets are not in the JSON.
+	id := string(key) + "\x00" + d.S3.SecretAccessKey + "\x00" + d.S3.SSE.CustomerKey
+	m.storesMu.Lock()
+	defer m.storesMu.Unlock()
+	if st := m.stores[id]; st != nil {
+		return st, nil
+	}
+	st, err := m.opts.NewStore(d.S3)
+	if err != nil {
+		return nil, fmt.Errorf("cannot make the store of %s: %w", d.S3.Endpoint, err)
+	}
+	if m.stores == nil {
+		m.stores = map[string]ObjectStore{}
+	}
+	m.stores[id] = st
+	return st, nil
 }
 
 // NewManager loads every stream persisted under opts.DataDir, recovers its
@@ -240,6 +279,9 @@ func (m *Manager) validate(cfg *StreamConfig) error {
 // validateDestination checks what d needs of the manager: master keys
 // for client-side encryption.
 func (m *Manager) validateDestination(d *Destination, path string) error {
+	if d.S3.Endpoint != "" && m.opts.NewStore == nil {
+		return &FieldError{path + "s3", "this server cannot make stores of its own for destinations"}
+	}
 	if d.Encryption.ClientSide && m.opts.Keys == nil {
 		return &FieldError{path + "encryption.client_side", "needs master keys: give hydrant serve a key file (encryption.key_file in the config) or set " + encrypt.EnvMasterKeys}
 	}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +21,7 @@ import (
 	"github.com/hydrantio/hydrant/delivery/wal"
 	"github.com/hydrantio/hydrant/record"
 	"github.com/hydrantio/hydrant/sinks/parquet"
+	"github.com/hydrantio/hydrant/sinks/s3"
 )
 
 // jsonRecords returns n records {"c": customers[i%len], "n": i}.
@@ -493,5 +496,46 @@ func TestBackupCopiesSourceRecords(t *testing.T) {
 	var fe *FieldError
 	if _, err := m.Create(ctx, func() StreamConfig { c := cfg; c.Name = "bk2"; return c }()); !errors.As(err, &fe) || fe.Field != "destination.backup.mode" {
 		t.Errorf("Create with backup mode Sometimes = %v; want a FieldError on destination.backup.mode", err)
+	}
+}
+
+func TestDestinationStoreOverride(t *testing.T) {
+	global, own := newMemStore(), newMemStore()
+	var made []s3.Config
+	m, err := NewManager(Options{DataDir: t.TempDir(), Store: global, FlushTimeout: time.Second,
+		NewStore: func(c s3.Config) (ObjectStore, error) { made = append(made, c); return own, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	ctx := context.Background()
+	a := streamConfig("own", 1, 0, GZIP)
+	a.Destination.S3 = s3.Config{Endpoint: "http://127.0.0.1:1", AccessKeyID: "AK", SecretAccessKey: "sk"}
+	b := streamConfig("shared", 1, 0, GZIP)
+	for _, cfg := range []StreamConfig{a, b} {
+		if _, err := m.Create(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Put(ctx, cfg.Name, makeRecords(cfg.Name, 0, 10, 50)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "delivery", 10*time.Second, func() bool {
+		return m.streamLog("own").Committed() == 10 && m.streamLog("shared").Committed() == 10
+	})
+	checkExactlyOnce(t, own.records(t, GZIP), "own", 10)
+	checkExactlyOnce(t, global.records(t, GZIP), "shared", 10)
+	if len(own.records(t, GZIP)) != 10 || len(global.records(t, GZIP)) != 10 {
+		t.Errorf("stores hold %d and %d records; want each stream's 10 in its own", len(own.records(t, GZIP)), len(global.records(t, GZIP)))
+	}
+	if len(made) != 1 || made[0].SecretAccessKey != "sk" {
+		t.Errorf("NewStore called with %+v; want once, with the secret", made)
+	}
+	raw, err := os.ReadFile(filepath.Join(m.streamsDir(), "own", "stream.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte(`"sk"`)) {
+		t.Errorf("stream.json holds the secret access key: %s", raw)
 	}
 }

@@ -70,6 +70,8 @@ type stream struct {
 	proc *processor
 	// copyObjects is set once the store refused to move the spool.
 	copyObjects bool
+	// batchDest is the destination of the batch being delivered.
+	batchDest Destination
 }
 
 type streamMetrics struct {
@@ -449,6 +451,7 @@ func (s *stream) openBatch(info StreamInfo, first record.Record) *batch {
 // is made durable first; a redelivery has it on disk already.
 func (s *stream) deliver(ctx context.Context, b *batch, recordIntent bool) outcome {
 	dest := b.info.Config.Destination
+	s.batchDest = dest
 	if recordIntent {
 		p := pending{First: b.first, Last: b.last, StreamID: b.info.ID, Version: b.info.VersionID, Destination: dest}
 		if !s.retry(ctx, "cannot record the delivery intent", func() error { return s.writePending(p) }) {
@@ -539,7 +542,10 @@ func (s *stream) writeObject(ctx context.Context, o *objectWriter, bucket string
 	key := ObjectKey(kp)
 	ok := s.retry(ctx, "cannot write object", func() error {
 		start := time.Now()
-		err := s.storeObject(ctx, o, bucket, key, size, kmsKeyID)
+		store, err := s.m.storeFor(&s.batchDest)
+		if err == nil {
+			err = s.storeObject(ctx, store, o, bucket, key, size, kmsKeyID)
+		}
 		s.metrics.deliveryDuration.Observe(time.Since(start).Seconds())
 		if err != nil {
 			s.metrics.attemptsErr.Inc()
@@ -566,8 +572,8 @@ func (s *stream) writeObject(ctx context.Context, o *objectWriter, bucket string
 
 // storeObject writes the spool of o as an object: moved into place when
 // the store can take the file, else copied.
-func (s *stream) storeObject(ctx context.Context, o *objectWriter, bucket, key string, size int64, kmsKeyID string) error {
-	if k, ok := s.m.opts.Store.(KMSObjectStore); ok && kmsKeyID != "" {
+func (s *stream) storeObject(ctx context.Context, store ObjectStore, o *objectWriter, bucket, key string, size int64, kmsKeyID string) error {
+	if k, ok := store.(KMSObjectStore); ok && kmsKeyID != "" {
 		f, err := os.Open(o.sp.path)
 		if err != nil {
 			return fmt.Errorf("cannot open spool file: %w", err)
@@ -575,7 +581,7 @@ func (s *stream) storeObject(ctx context.Context, o *objectWriter, bucket, key s
 		defer f.Close()
 		return k.PutObjectKMS(ctx, bucket, key, io.NewSectionReader(f, 0, size), size, kmsKeyID)
 	}
-	if m, ok := s.m.opts.Store.(ObjectMover); ok && !s.copyObjects {
+	if m, ok := store.(ObjectMover); ok && !s.copyObjects {
 		// The file moves away: the next object opens a new spool.
 		o.sp.close()
 		err := m.MoveObject(ctx, bucket, key, o.sp.path)
@@ -590,7 +596,7 @@ func (s *stream) storeObject(ctx context.Context, o *objectWriter, bucket, key s
 		return fmt.Errorf("cannot open spool file: %w", err)
 	}
 	defer f.Close()
-	return s.m.opts.Store.PutObject(ctx, bucket, key, io.NewSectionReader(f, 0, size), size)
+	return store.PutObject(ctx, bucket, key, io.NewSectionReader(f, 0, size), size)
 }
 
 // retry calls f until it succeeds, backing off between attempts, and
@@ -739,6 +745,10 @@ func (s *stream) redeliver(ctx context.Context, p pending) (outcome, error) {
 		return stopped, fmt.Errorf("its destination is not valid: %w", err)
 	}
 	info := s.info()
+	if cur := info.Config.Destination.S3; p.Destination.S3.Endpoint != "" && p.Destination.S3.Endpoint == cur.Endpoint {
+		// Secrets are not saved in the intent; the definition has them.
+		p.Destination.S3.SecretAccessKey, p.Destination.S3.SSE.CustomerKey = cur.SecretAccessKey, cur.SSE.CustomerKey
+	}
 	info.ID, info.VersionID, info.Config.Destination = p.StreamID, p.Version, p.Destination
 	r, err := s.openReader(ctx, p.First)
 	if err != nil {

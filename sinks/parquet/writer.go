@@ -64,6 +64,10 @@ const (
 	// upper bound is Firehose's default page size.
 	minDefaultPageBytes = 8 << 10
 	maxDefaultPageBytes = 1 << 20
+	// minPageChunk and maxPageChunk bound the chunks that encoded pages are
+	// held in: half a page.
+	minPageChunk = 4 << 10
+	maxPageChunk = 32 << 10
 	// dictionaryMaxBytes is where a column's dictionary gives way to plain
 	// encoding for the rest of the row group, as parquet-mr's default
 	// dictionary page size does.
@@ -155,10 +159,13 @@ func (o *Options) dataPageVersion() (int, error) {
 // Writer writes one Parquet file from JSON records. It is not safe for
 // concurrent use.
 //
-// Memory: the current row group, compressed, plus up to a page of
-// uncompressed values per leaf column, plus the converted values not yet
-// handed to parquet-go (at most 256 records, about 16,000 values and 256 KiB
-// of strings, or one record when a record alone is larger).
+// Memory: the current row group, encoded and compressed (at most about
+// RowGroupBytes), plus, per leaf column, a page of uncompressed values and a
+// partly filled chunk of encoded ones (by default together at most a
+// quarter of RowGroupBytes, unless the table has more than about 250 leaf
+// columns), plus the converted values not yet handed to parquet-go (at
+// most 256 records, 16,384 values and 256 KiB of strings, or one record when
+// a record alone is larger).
 type Writer struct {
 	pw      *pq.Writer
 	columns []*pq.ColumnWriter
@@ -192,7 +199,7 @@ func NewWriter(w io.Writer, s *Schema, o Options) (*Writer, error) {
 	}
 	pageBytes := o.PageBytes
 	if pageBytes == 0 {
-		pageBytes = min(max(rowGroupBytes/int64(4*c.leaves), minDefaultPageBytes), maxDefaultPageBytes)
+		pageBytes = defaultPageBytes(rowGroupBytes, c.leaves)
 	}
 
 	options := []pq.WriterOption{
@@ -200,6 +207,10 @@ func NewWriter(w io.Writer, s *Schema, o Options) (*Writer, error) {
 		pq.Compression(codec),
 		pq.PageBufferSize(int(pageBytes)),
 		pq.DataPageVersion(version),
+		// Each column holds its encoded pages until the row group is
+		// written, in chunks of this size, the last one partly empty:
+		// parquet-go's 32 KiB would waste 16 MiB on a 500-column table.
+		pq.ColumnPageBuffers(pq.NewChunkBufferPool(pageChunk(pageBytes))),
 	}
 	if o.Dictionary {
 		for _, k := range []pq.Kind{pq.Int32, pq.Int64, pq.Float, pq.Double, pq.ByteArray, pq.FixedLenByteArray} {
@@ -218,6 +229,16 @@ func NewWriter(w io.Writer, s *Schema, o Options) (*Writer, error) {
 		conv:          newConverter(c),
 		rowGroupBytes: rowGroupBytes,
 	}, nil
+}
+
+// defaultPageBytes is the page size when Options.PageBytes is 0.
+func defaultPageBytes(rowGroupBytes int64, leaves int) int64 {
+	return min(max(rowGroupBytes/int64(4*leaves), minDefaultPageBytes), maxDefaultPageBytes)
+}
+
+// pageChunk is the size of the chunks that hold encoded pages.
+func pageChunk(pageBytes int64) int {
+	return int(min(max(pageBytes/2, minPageChunk), maxPageChunk))
 }
 
 // Write converts one JSON record, a JSON object, and adds it to the file.

@@ -77,8 +77,10 @@ type Config struct {
 	// AccessKeyID and SecretAccessKey sign requests. When both are empty,
 	// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN are
 	// used.
-	AccessKeyID     string
-	SecretAccessKey string
+	AccessKeyID string
+	// SecretAccessKey is never written out with the rest of the config
+	// (a destination's definition is saved in the data dir).
+	SecretAccessKey string `json:"-"`
 	// ForcePathStyle addresses buckets as https://endpoint/bucket/key.
 	// Otherwise buckets are addressed as https://bucket.endpoint/key
 	// (virtual-host style) where the endpoint is known to support it, as

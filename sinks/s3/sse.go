@@ -37,7 +37,7 @@ type SSEConfig struct {
 	// back needs the same key, and losing it loses them. It is a secret,
 	// never printed. SSE-C only, and only over https://: S3 and MinIO
 	// refuse it over plain HTTP.
-	CustomerKey string
+	CustomerKey string `json:"-"`
 }
 
 // Validate checks that the fields set go with the type, and that an SSE-C
