@@ -18,8 +18,8 @@ import (
 
 	"github.com/hydrantio/hydrant/delivery/encrypt"
 	"github.com/hydrantio/hydrant/delivery/wal"
-	"github.com/hydrantio/hydrant/sinks/s3"
 	"github.com/hydrantio/hydrant/record"
+	"github.com/hydrantio/hydrant/sinks/s3"
 )
 
 // Options configure a Manager.

@@ -160,9 +160,9 @@ func serve(ctx context.Context, cfg *config.Config, discard, profile bool) error
 		logger.Warn("benchmark baseline mode: records are decoded and discarded, nothing is stored")
 	} else {
 		mgr, err = delivery.NewManager(delivery.Options{
-			DataDir:    dataDir,
-			Store:      store,
-			Keys:       masterKeys,
+			DataDir: dataDir,
+			Store:   store,
+			Keys:    masterKeys,
 			NewStore: func(c s3.Config) (delivery.ObjectStore, error) {
 				return s3.New(c, logger.With("object_store", "s3", "endpoint", c.Endpoint))
 			},
