@@ -52,14 +52,22 @@ func (m *Manager) SetLogEncryption(_ context.Context, name string, enc LogEncryp
 	}
 	// The log first: a definition saying "encrypted" must never cover
 	// records written in the clear after it was saved.
+	if enc.Enabled {
+		s.encryptionSeen.Store(true)
+	}
 	if err := s.log.SetEncryption(enc.Enabled); err != nil {
 		return fmt.Errorf("cannot change the encryption of the log of stream %q: %w", name, err)
 	}
 	return m.update(s, func(info *StreamInfo) { info.Encryption = enc })
 }
 
-// logEncryptionStatus is the status of s's log encryption now.
+// logEncryptionStatus is the status of s's log encryption now. A log that
+// was never encrypted answers without taking the log's lock, which the
+// put path would otherwise contend for on every request.
 func (s *stream) logEncryptionStatus() string {
+	if !s.encryptionSeen.Load() {
+		return EncryptionDisabled
+	}
 	st := s.log.Stats()
 	switch {
 	case st.Encrypted && st.PlaintextSegments > 0:

@@ -369,7 +369,9 @@ func (m *Manager) openStream(info StreamInfo) (*stream, error) {
 			return nil, fmt.Errorf("cannot set the encryption of the log of stream %q: %w", info.Config.Name, err)
 		}
 	}
-	return newStream(m, dir, info, l), nil
+	s := newStream(m, dir, info, l)
+	s.encryptionSeen.Store(info.Encryption.Enabled || l.Stats().EncryptedSegments > 0)
+	return s, nil
 }
 
 // Describe returns a stream's description, or ErrStreamNotFound.

@@ -48,6 +48,9 @@ type stream struct {
 	// oldestUndelivered is the arrival time (unix nanos) of the oldest
 	// record read but not yet delivered, 0 when there is none.
 	oldestUndelivered atomic.Int64
+	// encryptionSeen is set once the log holds, or may hold, encrypted
+	// segments.
+	encryptionSeen atomic.Bool
 	// draining is set by Manager.Close: deliver what is in the log now,
 	// ignoring the buffering hints, then stop.
 	draining atomic.Bool

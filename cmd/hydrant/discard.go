@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +30,12 @@ func (d *discardStreams) Delete(context.Context, string, bool) error { return ni
 
 func (d *discardStreams) UpdateDestination(context.Context, string, int, delivery.Destination) error {
 	return nil
+}
+
+// SetLogEncryption refuses: the baseline keeps no log to encrypt. The
+// Firehose API answers InvalidArgumentException.
+func (d *discardStreams) SetLogEncryption(context.Context, string, delivery.LogEncryption) error {
+	return fmt.Errorf("the discard baseline does not store anything, so it has no log to encrypt: %w", errors.ErrUnsupported)
 }
 
 func (d *discardStreams) Put(_ context.Context, _ string, recs []record.Record) (uint64, error) {

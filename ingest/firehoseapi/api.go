@@ -30,8 +30,10 @@ import (
 // Streams is what the API needs from the delivery layer; the delivery
 // Manager implements it. Errors are the delivery package's sentinels
 // (ErrStreamNotFound, ErrStreamExists, ErrStreamNotActive,
-// ErrVersionMismatch, ErrConfigManaged, ErrLogFull, ErrClosed) or a
-// *delivery.FieldError; anything else is answered as an internal failure.
+// ErrVersionMismatch, ErrConfigManaged, ErrNoMasterKeys, ErrLogFull,
+// ErrClosed), a *delivery.FieldError, or one wrapping errors.ErrUnsupported
+// from an implementation that lacks a feature; anything else is answered
+// as an internal failure.
 type Streams interface {
 	// Create creates a stream from cfg, whose destination the API has
 	// filled in completely, and returns it as Describe would.
@@ -45,6 +47,12 @@ type Streams interface {
 	// UpdateDestination replaces the destination of the stream if its
 	// version is still versionID.
 	UpdateDestination(ctx context.Context, name string, versionID int, dest delivery.Destination) error
+	// SetLogEncryption turns the encryption at rest of the stream's log on
+	// (enc.Enabled, keeping enc's KeyType and KeyARN) or off. It applies to
+	// the records put once it returns; Describe reports the change in
+	// Encryption.Status until the records put before are delivered.
+	// Turning it on without master keys returns ErrNoMasterKeys.
+	SetLogEncryption(ctx context.Context, name string, enc delivery.LogEncryption) error
 	// Put appends recs durably and returns the offset of the first; the
 	// others follow in order. Put returns only once the records are
 	// acknowledged (fsynced) or with an error, and does not keep recs or
@@ -161,6 +169,8 @@ func New(streams Streams, opts Options) *API {
 		{"ListDeliveryStreams", (*API).listDeliveryStreams},
 		{"DeleteDeliveryStream", (*API).deleteDeliveryStream},
 		{"UpdateDestination", (*API).updateDestination},
+		{"StartDeliveryStreamEncryption", (*API).startDeliveryStreamEncryption},
+		{"StopDeliveryStreamEncryption", (*API).stopDeliveryStreamEncryption},
 		{"PutRecord", (*API).putRecord},
 		{"PutRecordBatch", (*API).putRecordBatch},
 	} {

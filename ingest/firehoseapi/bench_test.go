@@ -35,6 +35,9 @@ func (n *nopStreams) Delete(context.Context, string, bool) error   { return nil 
 func (n *nopStreams) UpdateDestination(context.Context, string, int, delivery.Destination) error {
 	return nil
 }
+func (n *nopStreams) SetLogEncryption(context.Context, string, delivery.LogEncryption) error {
+	return nil
+}
 func (n *nopStreams) Put(_ context.Context, _ string, recs []record.Record) (uint64, error) {
 	return 42, nil
 }

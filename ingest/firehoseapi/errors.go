@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/hydrantio/hydrant/delivery"
+	"github.com/hydrantio/hydrant/delivery/encrypt"
 	"github.com/hydrantio/hydrant/ingest/sigv4"
 )
 
@@ -22,6 +23,7 @@ const (
 	codeResourceNotFound       = "ResourceNotFoundException"
 	codeResourceInUse          = "ResourceInUseException"
 	codeConcurrentModification = "ConcurrentModificationException"
+	codeInvalidKMSResource     = "InvalidKMSResourceException"
 	codeServiceUnavailable     = "ServiceUnavailableException"
 	codeUnknownOperation       = "UnknownOperationException"
 	codeAccessDenied           = "AccessDeniedException"
@@ -37,6 +39,7 @@ var httpStatus = map[string]int{
 	codeResourceNotFound:                 http.StatusBadRequest,
 	codeResourceInUse:                    http.StatusBadRequest,
 	codeConcurrentModification:           http.StatusBadRequest,
+	codeInvalidKMSResource:               http.StatusBadRequest,
 	codeUnknownOperation:                 http.StatusBadRequest,
 	codeRequestEntityTooLarge:            http.StatusRequestEntityTooLarge,
 	codeAccessDenied:                     http.StatusForbidden,
@@ -86,6 +89,13 @@ var deliveryErrors = []struct {
 	}},
 	{delivery.ErrConfigManaged, codeInvalidArgument, func(a *API, rq *request) string {
 		return "Firehose " + rq.stream + " is declared in Hydrant's config file and cannot be changed through the API; change it in the config file instead."
+	}},
+	{delivery.ErrNoMasterKeys, codeInvalidKMSResource, func(_ *API, rq *request) string {
+		return "Hydrant has no master keys to encrypt the log of Firehose " + rq.stream + " with: give hydrant serve a key file " +
+			"(encryption.key_file in the config) or set " + encrypt.EnvMasterKeys + "."
+	}},
+	{errors.ErrUnsupported, codeInvalidArgument, func(_ *API, rq *request) string {
+		return rq.op + " is not supported by this Hydrant server."
 	}},
 	{delivery.ErrLogFull, codeServiceUnavailable, func(*API, *request) string { return msgSlowDown }},
 	{delivery.ErrClosed, codeServiceUnavailable, func(*API, *request) string {
@@ -199,6 +209,14 @@ func apiFieldName(field, destParam string) string {
 	case strings.HasPrefix(f, schemaField):
 		rest := strings.TrimPrefix(strings.TrimPrefix(f[len(schemaField):], "."), "columns")
 		return destParam + "." + memberColumns + pascalPath(rest)
+	case f == "backup.mode":
+		return destParam + "." + memberBackupMode
+	case strings.HasPrefix(f, "backup."):
+		// The backup is an S3 destination of its own: its bucket, prefix
+		// and compression are named as the destination's are.
+		if m, ok := apiFields[strings.TrimPrefix(f, "backup.")]; ok {
+			return destParam + "." + backupMember(destParam) + "." + m
+		}
 	}
 	if m, ok := apiFields[f]; ok {
 		return destParam + "." + m

@@ -32,17 +32,29 @@ type fakeStreams struct {
 	now     func() time.Time
 	ids     int
 
-	putErr, createErr, describeErr error
-	// noKeys refuses client-side encryption, as the Manager does when the
-	// server has no master keys.
+	putErr, createErr, describeErr, encErr error
+	// noKeys refuses client-side and log encryption, as the Manager does
+	// when the server has no master keys.
 	noKeys bool
 
 	lastDeleteForce bool
+	// encCalls records the SetLogEncryption calls that reached the fake.
+	encCalls []encCall
+}
+
+type encCall struct {
+	name string
+	enc  delivery.LogEncryption
 }
 
 type fakeStream struct {
 	info delivery.StreamInfo
 	recs []record.Record
+	// pendingPlain and pendingEncrypted count the records put in each
+	// mode of the log and not delivered yet (see deliver), from which
+	// Describe computes the encryption status as the Manager does from
+	// the log's segments.
+	pendingPlain, pendingEncrypted int
 }
 
 func newFakeStreams(now func() time.Time) *fakeStreams {
@@ -103,7 +115,52 @@ func (f *fakeStreams) Describe(name string) (delivery.StreamInfo, error) {
 	if !ok {
 		return delivery.StreamInfo{}, delivery.ErrStreamNotFound
 	}
-	return s.info, nil
+	return s.described(), nil
+}
+
+// described is the stream's info with its encryption status.
+func (s *fakeStream) described() delivery.StreamInfo {
+	info := s.info
+	switch on := info.Encryption.Enabled; {
+	case on && s.pendingPlain > 0:
+		info.Encryption.Status = delivery.EncryptionEnabling
+	case on:
+		info.Encryption.Status = delivery.EncryptionEnabled
+	case s.pendingEncrypted > 0:
+		info.Encryption.Status = delivery.EncryptionDisabling
+	default:
+		info.Encryption.Status = delivery.EncryptionDisabled
+	}
+	return info
+}
+
+// deliver delivers the records of a stream put so far, as far as the
+// encryption status is concerned.
+func (f *fakeStreams) deliver(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.streams[name]
+	s.pendingPlain, s.pendingEncrypted = 0, 0
+}
+
+func (f *fakeStreams) SetLogEncryption(_ context.Context, name string, enc delivery.LogEncryption) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.encCalls = append(f.encCalls, encCall{name, enc})
+	s, ok := f.streams[name]
+	switch {
+	case f.encErr != nil:
+		return f.encErr
+	case !ok:
+		return delivery.ErrStreamNotFound
+	case enc.Enabled && f.noKeys:
+		return delivery.ErrNoMasterKeys
+	case s.info.Status != delivery.StatusActive:
+		return delivery.ErrStreamNotActive
+	}
+	s.info.Encryption = enc
+	s.info.UpdatedAt = f.now().UTC()
+	return nil
 }
 
 func (f *fakeStreams) List() []delivery.StreamInfo {
@@ -111,7 +168,7 @@ func (f *fakeStreams) List() []delivery.StreamInfo {
 	defer f.mu.Unlock()
 	var out []delivery.StreamInfo
 	for _, s := range f.streams {
-		out = append(out, s.info)
+		out = append(out, s.described())
 	}
 	slices.SortFunc(out, func(a, b delivery.StreamInfo) int { return strings.Compare(a.Config.Name, b.Config.Name) })
 	return out
@@ -180,6 +237,11 @@ func (f *fakeStreams) Put(_ context.Context, name string, recs []record.Record) 
 		return 0, delivery.ErrStreamNotActive
 	}
 	first := uint64(len(s.recs)) + 1000
+	if s.info.Encryption.Enabled {
+		s.pendingEncrypted += len(recs)
+	} else {
+		s.pendingPlain += len(recs)
+	}
 	for i, r := range recs {
 		r.Offset = first + uint64(i)
 		r.Data = slices.Clone(r.Data) // Put does not keep the caller's data

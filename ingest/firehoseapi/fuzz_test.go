@@ -22,6 +22,8 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Add("Firehose_20150804.PutRecord", []byte(`{"DeliveryStreamName":"s","Record":{"Data":"aGVsbG8="}}`))
 	f.Add("Firehose_20150804.CreateDeliveryStream", []byte(`{"DeliveryStreamName":"t","ExtendedS3DestinationConfiguration":{"BucketARN":"arn:aws:s3:::bucket","RoleARN":"arn:aws:iam::123456789012:role/r"}}`))
 	f.Add("Firehose_20150804.UpdateDestination", []byte(`{"DeliveryStreamName":"s","CurrentDeliveryStreamVersionId":"1","DestinationId":"destinationId-000000000001","ExtendedS3DestinationUpdate":{"Prefix":"p/"}}`))
+	f.Add("Firehose_20150804.StartDeliveryStreamEncryption", []byte(`{"DeliveryStreamName":"s","DeliveryStreamEncryptionConfigurationInput":{"KeyType":"AWS_OWNED_CMK"}}`))
+	f.Add("Firehose_20150804.StopDeliveryStreamEncryption", []byte(`{"DeliveryStreamName":"s"}`))
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	now := func() time.Time { return testNow }
 	f.Fuzz(func(t *testing.T, target string, body []byte) {

@@ -601,6 +601,11 @@ func TestAPIFieldName(t *testing.T) {
 	f("destination.format_conversion.schema[1].name", "", "ExtendedS3DestinationConfiguration.DataFormatConversionConfiguration.SchemaConfiguration.Columns[1].Name")
 	f("destination.encryption.kms_key_arn", paramS3, "S3DestinationConfiguration.EncryptionConfiguration.KMSEncryptionConfig.AWSKMSKeyARN")
 	f("destination.encryption.client_side", "", "ExtendedS3DestinationConfiguration.EncryptionConfiguration.HydrantClientSideEncryption")
+	f("destination.backup.mode", "", "ExtendedS3DestinationConfiguration.S3BackupMode")
+	f("destination.backup.bucket", "", "ExtendedS3DestinationConfiguration.S3BackupConfiguration.BucketARN")
+	f("destination.backup.prefix", paramExtendedS3Update, "ExtendedS3DestinationUpdate.S3BackupUpdate.Prefix")
+	f("destination.backup.compression", paramExtendedS3Update, "ExtendedS3DestinationUpdate.S3BackupUpdate.CompressionFormat")
+	f("destination.backup.something_new", "", "destination.backup.something_new")
 	f("destination.something_new", "", "destination.something_new")
 
 	const msg = "needs master keys: give hydrant serve a key file (encryption.key_file in the config)"

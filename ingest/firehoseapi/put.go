@@ -61,7 +61,8 @@ func (a *API) putRecord(rq *request) error {
 	if err != nil {
 		return err
 	}
-	out := putRecordOutput{RecordId: string(appendRecordID(make([]byte, 0, recordIDLen), newRecordIDKey(info.ID), first))}
+	out := putRecordOutput{RecordId: string(appendRecordID(make([]byte, 0, recordIDLen), newRecordIDKey(info.ID), first)),
+		Encrypted: info.Encryption.Enabled}
 	return a.writeJSON(rq, out)
 }
 
@@ -131,7 +132,8 @@ func (a *API) putRecordBatch(rq *request) error {
 	if errors.Is(err, delivery.ErrLogFull) {
 		// Firehose throttles a batch record by record, in a 200 answer:
 		// producers retry the failed entries.
-		out = append(out, `{"Encrypted":false,"FailedPutCount":`...)
+		out = appendEncrypted(out, info.Encryption.Enabled)
+		out = append(out, `,"FailedPutCount":`...)
 		out = strconv.AppendInt(out, int64(n), 10)
 		out = append(out, `,"RequestResponses":[`...)
 		for i := range n {
@@ -145,7 +147,8 @@ func (a *API) putRecordBatch(rq *request) error {
 			return err
 		}
 		key := newRecordIDKey(info.ID)
-		out = append(out, `{"Encrypted":false,"FailedPutCount":0,"RequestResponses":[`...)
+		out = appendEncrypted(out, info.Encryption.Enabled)
+		out = append(out, `,"FailedPutCount":0,"RequestResponses":[`...)
 		for i := range n {
 			if i > 0 {
 				out = append(out, ',')
@@ -158,4 +161,14 @@ func (a *API) putRecordBatch(rq *request) error {
 	out = append(out, "]}"...)
 	rq.out = out
 	return a.writeRaw(rq, out)
+}
+
+// appendEncrypted starts a PutRecordBatch answer with its Encrypted member:
+// whether the stream's log was encrypted when the batch was put. A
+// StartDeliveryStreamEncryption or Stop racing with the put may make it
+// wrong for that batch, as Firehose warns it may be while the status
+// changes.
+func appendEncrypted(dst []byte, encrypted bool) []byte {
+	dst = append(dst, `{"Encrypted":`...)
+	return strconv.AppendBool(dst, encrypted)
 }

@@ -198,7 +198,7 @@ func TestCreateErrors(t *testing.T) {
 	}), "InvalidArgumentException", `ExtendedS3DestinationConfiguration.BucketARN: "Bad_Bucket" is not a valid bucket name`)
 	f("backup", in("k", func(i *firehose.CreateDeliveryStreamInput) {
 		i.ExtendedS3DestinationConfiguration.S3BackupMode = types.S3BackupModeEnabled
-	}), "InvalidArgumentException", "ExtendedS3DestinationConfiguration.S3BackupMode Enabled is not supported by Hydrant.")
+	}), "InvalidArgumentException", "ExtendedS3DestinationConfiguration.S3BackupConfiguration is required when ExtendedS3DestinationConfiguration.S3BackupMode is Enabled.")
 	f("tag key", in("k", func(i *firehose.CreateDeliveryStreamInput) {
 		i.Tags = []types.Tag{{Key: aws.String("ok")}, {Key: aws.String("aws:reserved")}}
 	}), "ValidationException", "Value 'aws:reserved' at 'tags.2.member.key' failed to satisfy constraint")

@@ -3,7 +3,6 @@ package firehoseapi
 import (
 	"encoding/json"
 	"strconv"
-	"strings"
 
 	"github.com/hydrantio/hydrant/delivery"
 )
@@ -38,6 +37,7 @@ func (a *API) createDeliveryStream(rq *request) error {
 	if in.S3DestinationConfiguration != nil {
 		validateS3(&v, "s3DestinationConfiguration", in.S3DestinationConfiguration, true, false)
 	}
+	validateStreamEncryption(&v, "deliveryStreamEncryptionConfigurationInput", in.DeliveryStreamEncryptionConfigurationInput)
 	if in.Tags != nil {
 		v.list("tags", len(in.Tags), 1, 50)
 		for i, t := range in.Tags {
@@ -70,6 +70,13 @@ func (a *API) createDeliveryStream(rq *request) error {
 	if err := unsupportedS3(rq.destParam, d, rq.destParam == paramExtendedS3); err != nil {
 		return err
 	}
+	var enc delivery.LogEncryption
+	if e := in.DeliveryStreamEncryptionConfigurationInput; e != nil {
+		var err error
+		if enc, err = logEncryption(e); err != nil {
+			return err
+		}
+	}
 
 	cfg := delivery.StreamConfig{
 		Name: rq.stream,
@@ -85,6 +92,11 @@ func (a *API) createDeliveryStream(rq *request) error {
 	if err := mergeFeatures(&cfg.Destination, rq.destParam, d, rq.destParam == paramExtendedS3); err != nil {
 		return err
 	}
+	if rq.destParam == paramExtendedS3 {
+		if err := mergeBackup(&cfg.Destination.Backup, rq.destParam, d.S3BackupMode, d.S3BackupConfiguration); err != nil {
+			return err
+		}
+	}
 	if len(in.Tags) > 0 {
 		cfg.Tags = make(map[string]string, len(in.Tags))
 		for _, t := range in.Tags {
@@ -95,11 +107,19 @@ func (a *API) createDeliveryStream(rq *request) error {
 	if err != nil {
 		return err
 	}
+	// The log's encryption is a second step, undone with the stream if it
+	// fails (encryptNew).
+	if enc.Enabled {
+		if err := a.encryptNew(rq, enc); err != nil {
+			return err
+		}
+	}
 	return a.writeJSON(rq, createDeliveryStreamOutput{DeliveryStreamARN: a.arn(info.Config.Name)})
 }
 
 // validateS3 checks an S3 destination's members against the model. On
-// create, BucketARN and RoleARN are required; updates are partial.
+// create, BucketARN and RoleARN are required; updates are partial. An
+// extended destination's backup is an S3 destination too.
 func validateS3(v *validator, path string, d *s3Destination, create, extended bool) {
 	if create {
 		v.required(path+".bucketARN", d.BucketARN != nil)
@@ -117,6 +137,12 @@ func validateS3(v *validator, path string, d *s3Destination, create, extended bo
 	validateFeatures(v, path, d, extended)
 	if extended {
 		v.enum(path+".s3BackupMode", d.S3BackupMode, enumS3BackupMode)
+		if create && d.S3BackupConfiguration != nil {
+			validateS3(v, path+".s3BackupConfiguration", d.S3BackupConfiguration, true, false)
+		}
+		if !create && d.S3BackupUpdate != nil {
+			validateS3(v, path+".s3BackupUpdate", d.S3BackupUpdate, false, false)
+		}
 		v.str(path+".fileExtension", d.FileExtension, 0, 128, nil)
 		v.str(path+".customTimeZone", d.CustomTimeZone, 0, 50, nil)
 	}
@@ -129,8 +155,6 @@ func unsupportedS3(param string, d *s3Destination, extended bool) error {
 	member := ""
 	switch {
 	case !extended:
-	case d.S3BackupMode != nil && *d.S3BackupMode == "Enabled":
-		member = "S3BackupMode Enabled"
 	case deref(d.FileExtension) != "":
 		member = "FileExtension"
 	case deref(d.CustomTimeZone) != "" && deref(d.CustomTimeZone) != "UTC":
@@ -146,8 +170,7 @@ func unsupportedS3(param string, d *s3Destination, extended bool) error {
 // on create, a partial update on UpdateDestination.
 func mergeS3(dest *delivery.Destination, d *s3Destination) {
 	if d.BucketARN != nil {
-		arn := *d.BucketARN
-		dest.Bucket = arn[strings.LastIndexByte(arn, ':')+1:]
+		dest.Bucket = bucketName(*d.BucketARN)
 	}
 	if d.RoleARN != nil {
 		dest.RoleARN = *d.RoleARN
@@ -207,7 +230,7 @@ func (a *API) describeDeliveryStream(rq *request) error {
 func (a *API) description(info delivery.StreamInfo) deliveryStreamDescription {
 	d := info.Config.Destination
 	s3 := s3DestinationDescription{
-		BucketARN:                "arn:aws:s3:::" + d.Bucket,
+		BucketARN:                bucketARN(d.Bucket),
 		RoleARN:                  d.RoleARN,
 		Prefix:                   d.Prefix,
 		ErrorOutputPrefix:        d.ErrorOutputPrefix,
@@ -220,12 +243,13 @@ func (a *API) description(info delivery.StreamInfo) deliveryStreamDescription {
 	ext.ProcessingConfiguration = describeProcessing(d.Processing)
 	ext.DynamicPartitioningConfiguration = describePartitioning(d.DynamicPartitioning)
 	ext.DataFormatConversionConfiguration = describeConversion(d.FormatConversion)
-	ext.S3BackupMode = "Disabled"
+	ext.S3BackupMode = describeBackupMode(d.Backup)
+	ext.S3BackupDescription = describeBackup(&d, &s3)
 	desc := deliveryStreamDescription{
 		DeliveryStreamName:                    info.Config.Name,
 		DeliveryStreamARN:                     a.arn(info.Config.Name),
 		DeliveryStreamStatus:                  info.Status,
-		DeliveryStreamEncryptionConfiguration: encryptionStatus{Status: "DISABLED"},
+		DeliveryStreamEncryptionConfiguration: describeStreamEncryption(info.Encryption),
 		DeliveryStreamType:                    "DirectPut",
 		VersionId:                             strconv.Itoa(info.VersionID),
 		CreateTimestamp:                       epochSeconds(info.CreatedAt),
@@ -353,6 +377,11 @@ func (a *API) updateDestination(rq *request) error {
 	mergeS3(&dest, upd)
 	if err := mergeFeatures(&dest, rq.destParam, upd, rq.destParam == paramExtendedS3Update); err != nil {
 		return err
+	}
+	if rq.destParam == paramExtendedS3Update {
+		if err := mergeBackup(&dest.Backup, rq.destParam, upd.S3BackupMode, upd.S3BackupUpdate); err != nil {
+			return err
+		}
 	}
 	if err := a.streams.UpdateDestination(rq.ctx, rq.stream, version, dest); err != nil {
 		return err

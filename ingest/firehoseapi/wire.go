@@ -18,10 +18,12 @@ type createDeliveryStreamInput struct {
 	ExtendedS3DestinationConfiguration *s3Destination
 	S3DestinationConfiguration         *s3Destination
 	Tags                               []tag
+	// DeliveryStreamEncryptionConfigurationInput turns on the encryption
+	// of the stream's log at rest (encryption.go).
+	DeliveryStreamEncryptionConfigurationInput *streamEncryptionInput
 	// Accepted and ignored: a throughput hint.
 	DirectPutSourceConfiguration json.RawMessage
 
-	DeliveryStreamEncryptionConfigurationInput         json.RawMessage
 	KinesisStreamSourceConfiguration                   json.RawMessage
 	MSKSourceConfiguration                             json.RawMessage
 	DatabaseSourceConfiguration                        json.RawMessage
@@ -39,7 +41,6 @@ type createDeliveryStreamInput struct {
 // support that the request sets, or "".
 func (in *createDeliveryStreamInput) unsupported() string {
 	return firstPresent([]namedRaw{
-		{"DeliveryStreamEncryptionConfigurationInput", in.DeliveryStreamEncryptionConfigurationInput},
 		{"KinesisStreamSourceConfiguration", in.KinesisStreamSourceConfiguration},
 		{"MSKSourceConfiguration", in.MSKSourceConfiguration},
 		{"DatabaseSourceConfiguration", in.DatabaseSourceConfiguration},
@@ -90,10 +91,14 @@ type s3Destination struct {
 	DynamicPartitioningConfiguration  *dynamicPartitioningConfiguration
 	DataFormatConversionConfiguration *dataFormatConversionConfiguration
 	S3BackupMode                      *string
-	S3BackupConfiguration             json.RawMessage // ignored unless S3BackupMode is Enabled
-	S3BackupUpdate                    json.RawMessage // ditto
 	FileExtension                     *string
 	CustomTimeZone                    *string
+
+	// S3BackupConfiguration (create) and S3BackupUpdate (update) are an
+	// S3DestinationConfiguration and an S3DestinationUpdate; backup.go
+	// maps them.
+	S3BackupConfiguration *s3Destination
+	S3BackupUpdate        *s3Destination
 }
 
 type bufferingHints struct {
@@ -116,6 +121,21 @@ type listDeliveryStreamsInput struct {
 	Limit                            *int
 	DeliveryStreamType               *string
 	ExclusiveStartDeliveryStreamName *string
+}
+
+type startDeliveryStreamEncryptionInput struct {
+	DeliveryStreamName                         *string
+	DeliveryStreamEncryptionConfigurationInput *streamEncryptionInput
+}
+
+type stopDeliveryStreamEncryptionInput struct {
+	DeliveryStreamName *string
+}
+
+// streamEncryptionInput is DeliveryStreamEncryptionConfigurationInput.
+type streamEncryptionInput struct {
+	KeyARN  *string
+	KeyType *string
 }
 
 type deleteDeliveryStreamInput struct {
@@ -188,7 +208,7 @@ type deliveryStreamDescription struct {
 	DeliveryStreamName                    string
 	DeliveryStreamARN                     string
 	DeliveryStreamStatus                  string
-	DeliveryStreamEncryptionConfiguration encryptionStatus
+	DeliveryStreamEncryptionConfiguration streamEncryption
 	DeliveryStreamType                    string
 	VersionId                             string
 	CreateTimestamp                       epochSeconds
@@ -197,8 +217,12 @@ type deliveryStreamDescription struct {
 	HasMoreDestinations                   bool
 }
 
-type encryptionStatus struct {
-	Status string
+// streamEncryption is DeliveryStreamEncryptionConfiguration: the key is
+// reported only while encryption is on, as Firehose does.
+type streamEncryption struct {
+	KeyARN  string `json:",omitempty"`
+	KeyType string `json:",omitempty"`
+	Status  string
 }
 
 type destinationDescription struct {
@@ -222,6 +246,7 @@ type s3DestinationDescription struct {
 	DynamicPartitioningConfiguration  *dynamicPartitioningConfiguration  `json:",omitempty"`
 	DataFormatConversionConfiguration *dataFormatConversionConfiguration `json:",omitempty"`
 	S3BackupMode                      string                             `json:",omitempty"`
+	S3BackupDescription               *s3DestinationDescription          `json:",omitempty"`
 }
 
 type bufferingHintsOutput struct {
