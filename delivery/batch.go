@@ -52,6 +52,9 @@ type batch struct {
 	partOrder []string
 	// failed counts the records sent to each error output type.
 	failed map[string]int
+	// err is set when a record could not be placed anywhere; the batch is
+	// then read again from the log instead of being delivered.
+	err error
 }
 
 func (b *batch) full() bool { return b.rawBytes >= b.info.Config.Destination.Buffering.SizeBytes() }
@@ -131,7 +134,9 @@ func (s *stream) add(b *batch, rec record.Record) {
 			s.fail(b, ErrorTypeProcessing, errCodeDeAggregation, "cannot split the record into JSON sub-records: "+err.Error(), rec.ArrivalTime, rec.Data, nil)
 		}
 	case SubRecordDelimited:
-		_ = partition.SplitDelimited(rec.Data, []byte(dest.Processing.Delimiter), func(sub []byte) error { s.addSub(b, rec, sub); return nil })
+		if err := partition.SplitDelimited(rec.Data, []byte(dest.Processing.Delimiter), func(sub []byte) error { s.addSub(b, rec, sub); return nil }); err != nil {
+			s.fail(b, ErrorTypeProcessing, errCodeDeAggregation, "cannot split the record into delimited sub-records: "+err.Error(), rec.ArrivalTime, rec.Data, nil)
+		}
 	default:
 		s.addSub(b, rec, rec.Data)
 	}
@@ -230,7 +235,9 @@ func (s *stream) writeRecord(b *batch, o *objectWriter, arrival time.Time, data 
 func (s *stream) fail(b *batch, errType, code, msg string, arrival time.Time, data []byte, keys map[string]string) {
 	o, err := s.errorWriter(b, errType)
 	if err != nil {
-		return // sticks in o, surfaces at delivery
+		// The record must not be skipped: the batch is built again.
+		b.err = err
+		return
 	}
 	rec := errorRecord{
 		AttemptsMade:           1,

@@ -187,6 +187,8 @@ func TestDeAggregation(t *testing.T) {
 		{SubRecordJSON, "", `{"c":"a","n":1}{"c":"b","n":2}` + "\n" + `{"c":"a","n":3}`, []string{`{"c":"a","n":1}`, `{"c":"b","n":2}`, `{"c":"a","n":3}`}, 0},
 		{SubRecordJSON, "", `{"c":"a","n":1}{"c":`, nil, 1},
 		{SubRecordDelimited, "||", `{"c":"a","n":1}||{"c":"b","n":2}||`, []string{`{"c":"a","n":1}`, `{"c":"b","n":2}`}, 0},
+		// Firehose's limit of 500 sub-records per record.
+		{SubRecordDelimited, "|", strings.Repeat(`{"c":"a","n":1}|`, 501), nil, 1},
 	} {
 		t.Run(tc.typ, func(t *testing.T) {
 			store := newMemStore()

@@ -455,6 +455,10 @@ func (s *stream) openBatch(info StreamInfo, first record.Record) *batch {
 func (s *stream) deliver(ctx context.Context, b *batch, recordIntent bool) outcome {
 	dest := b.info.Config.Destination
 	s.batchDest = dest
+	if b.err != nil {
+		s.logger.Error("cannot build the batch; reading it again from the log", "err", b.err)
+		return rebuild
+	}
 	if recordIntent {
 		p := pending{First: b.first, Last: b.last, StreamID: b.info.ID, Version: b.info.VersionID, Destination: dest}
 		if !s.retry(ctx, "cannot record the delivery intent", func() error { return s.writePending(p) }) {
