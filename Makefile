@@ -46,10 +46,11 @@ unit:
 	$(GO) test -race -count=1 -short $(PKGS)
 
 # bench runs the micro-benchmarks, then the end-to-end load benchmark
-# against real `hydrant serve` processes (see integration/bench).
-bench: build
+# against real `hydrant serve` processes and a real MinIO (see
+# integration/bench).
+bench: build minio
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./delivery/... ./ingest/... ./sinks/...
-	$(GO) run ./integration/bench -hydrant $(BIN)
+	HYDRANT_MINIO=$(MINIO) $(GO) run ./integration/bench -hydrant $(BIN)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -9,6 +9,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	pq "github.com/parquet-go/parquet-go"
+
+	"github.com/hydrantio/hydrant/config"
+	"github.com/hydrantio/hydrant/sinks/parquet"
 )
 
 func TestParseSize(t *testing.T) {
@@ -142,5 +147,101 @@ func TestIngestRatios(t *testing.T) {
 	r.ingest[3].stats.records = 1500 // ingest-only at 8: 0.75
 	if r.targetsMet() {
 		t.Error("targetsMet() = true with ingest-only at 0.75 at 8 producers")
+	}
+}
+
+func TestParsePhases(t *testing.T) {
+	got, err := parsePhases("minio, convert")
+	if err != nil || len(got) != 2 || !got["minio"] || !got["convert"] {
+		t.Errorf(`parsePhases("minio, convert") = %v, %v; want minio and convert`, got, err)
+	}
+	for _, bad := range []string{"", "minio,", "s3"} {
+		if _, err := parsePhases(bad); err == nil {
+			t.Errorf("parsePhases(%q) succeeded; want an error", bad)
+		}
+	}
+}
+
+func TestS3StreamConfigParses(t *testing.T) {
+	m := &minioServer{addr: "127.0.0.1:9000"}
+	for _, f := range s3Formats {
+		data := s3StreamConfig(m, f, f.name+"-1", 16)
+		c, err := config.Parse("hydrant.yaml", []byte(data))
+		if err != nil {
+			t.Fatalf("config of %s does not parse: %v\n%s", f.name, err, data)
+		}
+		d := c.Streams[0].Destination
+		if c.ObjectStore.S3.Endpoint != "http://127.0.0.1:9000" || d.Bucket != f.name+"-1" || d.Buffering.SizeMB != 16 {
+			t.Errorf("config of %s: endpoint %q, bucket %q, buffer %d MiB", f.name, c.ObjectStore.S3.Endpoint, d.Bucket, d.Buffering.SizeMB)
+		}
+		if d.FormatConversion.Enabled != f.parquet {
+			t.Errorf("config of %s: format_conversion.enabled = %v; want %v", f.name, d.FormatConversion.Enabled, f.parquet)
+		}
+	}
+}
+
+func TestRecordSchemaFitsRecords(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var buf bytes.Buffer
+	w, err := parquet.NewWriter(&buf, recordSchema(), parquet.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		if err := w.Write(makeRecord(rng, i, 1024)); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := pq.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.NumRows() != 300 {
+		t.Errorf("file holds %d rows; want 300", f.NumRows())
+	}
+}
+
+func TestS3Ratios(t *testing.T) {
+	round := func(hydrantSecs, bareSecs float64) s3Round {
+		v := &volumeResult{objects: 32, objBytes: 100 << 20, bytes: 400 << 20, records: 400 << 10,
+			e2e: time.Duration(hydrantSecs * float64(time.Second)), ingest: time.Second, putTime: time.Second, puts: 32}
+		return s3Round{v: v, bare: time.Duration(bareSecs * float64(time.Second))}
+	}
+	o := &options{concurrency: []int{1, 8}, producers: 8, recordSize: 1024, minioBytes: 400 << 20, minioBufferMB: 16, minioRounds: 2}
+	r := &results{
+		ingest: []ingestRow{{server: baselineKey, producers: 8, recordSize: 1024, dur: time.Second, stats: &producerStats{records: 200 << 10}}},
+		s3: []*s3Result{
+			// best hydrant round 10 s (10 MiB/s), best bare 1 s (100 MiB/s): 0.10
+			{format: s3Formats[0], rounds: []s3Round{round(10, 2), round(20, 1)}},
+			// 1.25 s (80 MiB/s) against 1 s: 0.80
+			{format: s3Formats[1], rounds: []s3Round{round(1.25, 1)}},
+		},
+	}
+	if got := r.s3[0].ratio(); got < 0.0999 || got > 0.1001 {
+		t.Errorf("GZIP ratio = %v; want 0.10 (best of each row)", got)
+	}
+	var out strings.Builder
+	r.printS3(func(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }, o)
+	for _, want := range []string{
+		"B / A  object MiB/s, GZIP                   0.10   target ≥ 0.70  MISSED   (each round: 0.20 0.05)",
+		"C / A  object MiB/s, Parquet                0.80   target ≥ 0.70  ok   (each round: 0.80)",
+		"A  MinIO PUT, GZIP objects' sizes             32      100.0   1.00",
+		"C  hydrant → MinIO, Parquet (SNAPPY)          32      100.0   1.25",
+		"at 0.250 that is",
+		"50.0 MiB/s of objects = 0.50 × A",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("printS3 output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if r.targetsMet() {
+		t.Error("targetsMet() = true with GZIP into MinIO at 0.10")
+	}
+	r.s3 = r.s3[1:]
+	if !r.targetsMet() {
+		t.Error("targetsMet() = false with Parquet into MinIO at 0.80 and nothing else measured")
 	}
 }

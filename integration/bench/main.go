@@ -2,8 +2,11 @@
 // `hydrant serve` processes, drives them with PutRecordBatch producers over
 // HTTP and prints one table of ingest throughput and latency against the
 // --discard baseline (ingest only, and with GZIP delivery running),
-// end-to-end throughput into GZIP objects, and the server's peak memory.
-// `make bench` runs it; see README.md for what each figure means.
+// end-to-end throughput into GZIP objects, the server's peak memory,
+// end-to-end throughput into a real MinIO with GZIP and with Parquet beside
+// MinIO's own PUT throughput for objects of the same sizes, and Parquet
+// conversion on one core. `make bench` runs it; see README.md for what each
+// figure means.
 package main
 
 import (
@@ -14,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -35,18 +39,31 @@ type options struct {
 	payload      string
 	quick        bool
 	strict       bool
+	phases       map[string]bool
+
+	// The MinIO rows and the conversion row.
+	minio          string // MinIO binary; "" skips the MinIO rows
+	minioBytes     int64
+	minioBufferMB  int
+	minioRounds    int
+	convertRecords int
+	convertRounds  int
 }
+
+// phaseNames are the values of -phases, in the order they run.
+var phaseNames = []string{"ingest", "e2e", "backlog", "minio", "convert"}
 
 // Targets the figures are held against.
 const (
 	targetIngestRatio = 0.8
 	targetE2ERatio    = 0.6
 	targetPeakRSS     = 512 << 20
+	targetS3Ratio     = 0.7
 )
 
 func main() {
 	var o options
-	var conc, e2e, backlog string
+	var conc, e2e, backlog, minioBytes, phases string
 	flag.StringVar(&o.bin, "hydrant", "bin/hydrant", "the hydrant binary to benchmark (make build writes bin/hydrant)")
 	flag.DurationVar(&o.duration, "duration", 6*time.Second, "measured time of each ingest row")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds of ingest rows; the best round of each row is shown")
@@ -58,8 +75,15 @@ func main() {
 	flag.IntVar(&o.recordSize, "record-size", 1024, "bytes per record")
 	flag.IntVar(&o.batch, "batch", 500, "records per PutRecordBatch request (Firehose allows 500)")
 	flag.StringVar(&o.payload, "payload", "json", "record contents: json (JSON lines, ~0.28 after gzip) or random (incompressible)")
-	flag.BoolVar(&o.quick, "quick", false, "tiny run for a smoke test (1s rows, 20 MiB end-to-end, 128 MiB backlog)")
+	flag.BoolVar(&o.quick, "quick", false, "tiny run for a smoke test (1s rows, 20 MiB end-to-end, 128 MiB backlog, 64 MiB into MinIO, one round each)")
 	flag.BoolVar(&o.strict, "strict", false, "exit non-zero when a target is missed, not only on errors")
+	flag.StringVar(&o.minio, "minio", os.Getenv("HYDRANT_MINIO"), "MinIO binary of the MinIO rows (make bench builds it and sets HYDRANT_MINIO); empty skips them")
+	flag.StringVar(&minioBytes, "minio-bytes", "512MiB", "record data put in each MinIO row; a multiple of the buffer avoids waiting for the interval on the last object")
+	flag.IntVar(&o.minioBufferMB, "minio-buffer-mb", 16, "buffer size of the MinIO rows' streams, MiB of records (1..128)")
+	flag.IntVar(&o.minioRounds, "minio-rounds", 3, "rounds of the MinIO rows; the best round of each row is shown")
+	flag.IntVar(&o.convertRecords, "convert-records", 200000, "records converted in each round of the Parquet conversion row")
+	flag.IntVar(&o.convertRounds, "convert-rounds", 3, "rounds of the Parquet conversion row; the fastest is shown")
+	flag.StringVar(&phases, "phases", strings.Join(phaseNames, ","), "phases to run, of "+strings.Join(phaseNames, ","))
 	flag.Parse()
 
 	var err error
@@ -72,12 +96,28 @@ func main() {
 	if o.backlogBytes, err = parseSize(backlog); err != nil {
 		fatalf("-backlog-bytes: %v", err)
 	}
+	if o.minioBytes, err = parseSize(minioBytes); err != nil {
+		fatalf("-minio-bytes: %v", err)
+	}
+	if o.phases, err = parsePhases(phases); err != nil {
+		fatalf("-phases: %v", err)
+	}
 	if o.quick {
 		o.duration, o.warmup, o.rounds = time.Second, 200*time.Millisecond, 1
 		o.e2eBytes, o.backlogBytes = 20<<20, 128<<20
+		o.minioBytes, o.minioRounds = 64<<20, 1
+		o.convertRecords, o.convertRounds = 20000, 1
 	}
-	if o.rounds < 1 {
-		fatalf("-rounds must be at least 1")
+	if o.rounds < 1 || o.minioRounds < 1 || o.convertRounds < 1 || o.convertRecords < 1 {
+		fatalf("-rounds, -minio-rounds, -convert-rounds and -convert-records must be at least 1")
+	}
+	if o.minioBufferMB < 1 || o.minioBufferMB > 128 {
+		fatalf("-minio-buffer-mb must be 1..128")
+	}
+	if o.minio != "" && o.phases["minio"] {
+		if _, err := os.Stat(o.minio); err != nil {
+			fatalf("MinIO binary: %v (run `make minio`, or pass -minio PATH, or -minio '' to skip the MinIO rows)", err)
+		}
 	}
 	if o.batch < 1 || o.batch > 500 || o.recordSize < 512 || o.recordSize > 1000<<10 {
 		fatalf("-batch must be 1..500 and -record-size 512..1024000")
@@ -148,6 +188,8 @@ type volumeResult struct {
 	maxBacklog backlog
 	objects    int
 	objBytes   int64
+	puts       int           // object writes (attempts) by the delivery worker
+	putTime    time.Duration // time the delivery worker spent in them
 	cpu        cores
 	logs       []string // the server's warnings and errors
 }
@@ -173,6 +215,11 @@ type results struct {
 	mem        []phaseMem
 	bodyBytes  int
 	serverLogs []string
+
+	s3           []*s3Result // one per s3Formats entry
+	minioVersion string
+	minioSkipped bool // no MinIO binary was given
+	convert      *convertResult
 }
 
 type env struct {
@@ -197,31 +244,60 @@ func run(ctx context.Context, o *options) (*results, error) {
 	// 1. Ingest: the baseline, hydrant ingest-only and hydrant with GZIP
 	// run side by side and the rows alternate between them, so that a
 	// neighbour's load hits all three alike.
-	if err := ingestPhase(ctx, o, r, bench); err != nil {
-		return r, err
+	if o.phases["ingest"] {
+		if err := ingestPhase(ctx, o, r, bench); err != nil {
+			return r, err
+		}
 	}
 
 	// 2. End-to-end, 5 MiB buffers.
-	v, mem, err := volumePhase(ctx, o, "e2e", 5, 1, o.e2eBytes)
-	r.e2e = v
-	r.serverLogs = append(r.serverLogs, prefixed("e2e", v.logs)...)
-	if mem != nil {
-		mem.phase = "end-to-end (5 MiB buffers)"
-		r.mem = append(r.mem, *mem)
-	}
-	if err != nil {
-		return r, err
+	random := o.payload == "random"
+	if o.phases["e2e"] {
+		v, mem, err := volumePhase(ctx, o, volumeSpec{stream: "e2e", sizeMB: 5, intervalS: 1, volume: o.e2eBytes, random: random})
+		r.e2e = v
+		r.serverLogs = append(r.serverLogs, prefixed("e2e", v.logs)...)
+		if mem != nil {
+			mem.phase = "end-to-end (5 MiB buffers)"
+			r.mem = append(r.mem, *mem)
+		}
+		if err != nil {
+			return r, err
+		}
 	}
 
 	// 3. Backlog: 128 MiB buffers, at least 1 GiB accepted.
-	v, mem, err = volumePhase(ctx, o, "backlog", 128, 5, o.backlogBytes)
-	r.backlog = v
-	r.serverLogs = append(r.serverLogs, prefixed("backlog", v.logs)...)
-	if mem != nil {
-		mem.phase = "backlog (128 MiB buffers)"
-		r.mem = append(r.mem, *mem)
+	if o.phases["backlog"] {
+		v, mem, err := volumePhase(ctx, o, volumeSpec{stream: "backlog", sizeMB: 128, intervalS: 5, volume: o.backlogBytes, random: random})
+		r.backlog = v
+		r.serverLogs = append(r.serverLogs, prefixed("backlog", v.logs)...)
+		if mem != nil {
+			mem.phase = "backlog (128 MiB buffers)"
+			r.mem = append(r.mem, *mem)
+		}
+		if err != nil {
+			return r, err
+		}
 	}
-	return r, err
+
+	// 4. Into MinIO: hydrant end to end with GZIP and with Parquet, each
+	// beside MinIO's own PUTs of objects of the same sizes.
+	if o.phases["minio"] {
+		if o.minio == "" {
+			r.minioSkipped = true
+		} else if err := minioPhase(ctx, o, r); err != nil {
+			return r, err
+		}
+	}
+
+	// 5. Parquet conversion on one core.
+	if o.phases["convert"] {
+		c, err := convertPhase(o)
+		r.convert = c
+		if err != nil {
+			return r, err
+		}
+	}
+	return r, nil
 }
 
 const nBodies = 8
@@ -419,19 +495,45 @@ func waitCaughtUp(ctx context.Context, srv *server, stream string, bufferRecords
 	}
 }
 
-// volumePhase starts a server with one stream of the given buffering, puts
-// volume bytes of records with o.producers producers, waits until every
+// volumeSpec is one fixed-volume run.
+type volumeSpec struct {
+	stream    string
+	sizeMB    int
+	intervalS int
+	volume    int64  // record bytes put
+	random    bool   // incompressible records instead of JSON lines
+	config    string // hydrant.yaml; "" is streamConfig's GZIP stream into the embedded store
+	minioPID  int    // of the MinIO the server writes to, counted apart in the cores; 0 if none
+	// verify counts the records in the objects the stopped server wrote
+	// and sets v.objects and v.objBytes; nil reads the embedded store.
+	verify func(ctx context.Context, srv *server, v *volumeResult) (records int64, err error)
+}
+
+// volumePhase starts a server with the stream of spec, puts spec.volume
+// bytes of records with o.producers producers, waits until every
 // acknowledged record is delivered, stops the server and counts the
 // records in the objects it wrote.
-func volumePhase(ctx context.Context, o *options, stream string, sizeMB, intervalS int, volume int64) (*volumeResult, *phaseMem, error) {
-	records := max(volume/int64(o.recordSize), 1)
+func volumePhase(ctx context.Context, o *options, spec volumeSpec) (*volumeResult, *phaseMem, error) {
+	stream, sizeMB, intervalS := spec.stream, spec.sizeMB, spec.intervalS
+	records := max(spec.volume/int64(o.recordSize), 1)
 	requests := int((records + int64(o.batch) - 1) / int64(o.batch))
-	p := newPayload(stream, nBodies, o.batch, o.recordSize, o.payload == "random")
+	p := newPayload(stream, nBodies, o.batch, o.recordSize, spec.random)
 	p.withTail(int(records % int64(o.batch)))
 	v := &volumeResult{stream: stream, producers: o.producers, recordSize: o.recordSize, bufferMB: sizeMB, intervalS: intervalS}
+	config := spec.config
+	if config == "" {
+		config = streamConfig(stream, sizeMB, intervalS, "GZIP")
+	}
+	verify := spec.verify
+	if verify == nil {
+		verify = func(_ context.Context, srv *server, v *volumeResult) (n int64, err error) {
+			n, v.objects, v.objBytes, err = countObjects(srv.dataDir, stream, o.recordSize)
+			return n, err
+		}
+	}
 
 	progress("starting hydrant server for %s: %s in %d requests, %d producers", stream, fmtBytes(records*int64(o.recordSize)), requests, o.producers)
-	srv, err := startServer(ctx, o.bin, stream, streamConfig(stream, sizeMB, intervalS, "GZIP"))
+	srv, err := startServer(ctx, o.bin, stream, config)
 	if err != nil {
 		return v, nil, err
 	}
@@ -445,7 +547,7 @@ func volumePhase(ctx context.Context, o *options, stream string, sizeMB, interva
 	c := newClient(srv.endpoint, o.producers)
 	defer c.close()
 	var acked atomic.Int64
-	meter := startCPU(srv)
+	meter := startCPUWith(srv, spec.minioPID)
 	start := time.Now()
 	st, err := runVolume(ctx, c, p, o.producers, requests, &acked)
 	if ctx.Err() != nil {
@@ -475,6 +577,14 @@ func volumePhase(ctx context.Context, o *options, stream string, sizeMB, interva
 		}
 		delivered := m.sum("hydrant_delivery_records_total", streamLabel(stream))
 		now := time.Now()
+		if failed := m.sum("hydrant_error_output_records_total", streamLabel(stream)); failed > 0 {
+			return fail(fmt.Errorf("%.0f records went to the error output", failed))
+		}
+		if delivered == float64(st.records) {
+			l := streamLabel(stream)
+			v.puts = int(m.sum("hydrant_delivery_duration_seconds_count", l))
+			v.putTime = time.Duration(m.sum("hydrant_delivery_duration_seconds_sum", l) * float64(time.Second))
+		}
 		if delivered > float64(st.records) {
 			return fail(fmt.Errorf("%.0f records delivered, only %d acknowledged", delivered, st.records))
 		}
@@ -501,8 +611,7 @@ func volumePhase(ctx context.Context, o *options, stream string, sizeMB, interva
 	if stopErr != nil {
 		return v, mem, stopErr
 	}
-	n, objs, objBytes, err := countObjects(srv.dataDir, stream, o.recordSize)
-	v.objects, v.objBytes = objs, objBytes
+	n, err := verify(ctx, srv, v)
 	if err != nil {
 		return v, mem, fmt.Errorf("%s phase: %w", stream, err)
 	}
@@ -539,6 +648,19 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// parsePhases parses a comma-separated list of phaseNames.
+func parsePhases(s string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(phaseNames, f) {
+			return nil, fmt.Errorf("unknown phase %q; want a comma-separated list of %s", f, strings.Join(phaseNames, ", "))
+		}
+		out[f] = true
+	}
+	return out, nil
 }
 
 func parseInts(s string) ([]int, error) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"compress/gzip"
 	"fmt"
 	"io"
@@ -71,6 +70,11 @@ func (r *results) maxOther() float64 {
 			m = max(m, v.cpu.other)
 		}
 	}
+	for _, s := range r.s3 {
+		for _, round := range s.rounds {
+			m = max(m, round.v.cpu.other, round.bareCPU.other)
+		}
+	}
 	return m
 }
 
@@ -97,6 +101,11 @@ func (r *results) targetsMet() bool {
 	}
 	if r.e2e != nil && r.e2e.e2e > 0 {
 		if b := r.baselineAt(r.e2e.producers); b != nil && r.e2e.e2eMiBs()/b.mibs() < targetE2ERatio {
+			return false
+		}
+	}
+	for _, s := range r.s3 {
+		if len(s.rounds) > 0 && s.ratio() < targetS3Ratio {
 			return false
 		}
 	}
@@ -157,6 +166,13 @@ func (r *results) print(w io.Writer, o *options) {
 		}
 		peak := r.peakRSS()
 		p("   peak RSS of hydrant over the run: %s   target ≤ %s  %s", fmtBytes(peak), fmtBytes(targetPeakRSS), verdict(peak <= targetPeakRSS))
+	}
+
+	if len(r.s3) > 0 || r.minioSkipped {
+		r.printS3(p, o)
+	}
+	if r.convert != nil {
+		r.printConvert(p, o)
 	}
 
 	if other := r.maxOther(); other > 0.25 {
@@ -245,6 +261,101 @@ func (r *results) printVolume(p func(string, ...any), v *volumeResult) {
 	}
 }
 
+func (r *results) printS3(p func(string, ...any), o *options) {
+	p("")
+	if r.minioSkipped {
+		p("4. Into MinIO: skipped, no MinIO binary (make bench builds one and sets HYDRANT_MINIO; or pass -minio PATH)")
+		return
+	}
+	p("4. Into MinIO: %s of %d B JSON records put by %d producers until all of it is in MinIO; best of %d round(s)",
+		fmtBytes(o.minioBytes/int64(o.recordSize)*int64(o.recordSize)), o.recordSize, o.producers, o.minioRounds)
+	p("   MinIO %s on loopback, one drive in a temp dir; a stream per hydrant row, %d MiB / 60 s buffers:", r.minioVersion, o.minioBufferMB)
+	p("   an object per buffer, one PUT per object, one PUT at a time")
+	p("     A     MinIO's own PUTs, right after the hydrant row below it, hydrant stopped: as many objects of the same sizes,")
+	p("           one PUT at a time as a stream's delivery worker makes them, with minio-go and hydrant's PUT options")
+	p("     B, C  hydrant end to end: first put until hydrant_delivery_records_total reaches the acknowledged count")
+	p("   %-40s %7s %10s %6s %10s %12s %12s %12s   %s", "row", "objects", "object MiB", "s", "records/s", "record MiB/s", "object MiB/s",
+		"worst obj/s", "cores: hydrant/minio/bench/other")
+	for i, s := range r.s3 {
+		h, b := s.best()
+		if h == nil {
+			continue
+		}
+		worstBare, worstH := b.bareMiBs(), h.hydrantMiBs()
+		for _, round := range s.rounds {
+			worstBare, worstH = min(worstBare, round.bareMiBs()), min(worstH, round.hydrantMiBs())
+		}
+		p("   %-40s %7d %10.1f %6.2f %10s %12s %12.1f %12.1f   %s", "A  MinIO PUT, "+s.format.label+" objects' sizes",
+			b.v.objects, mib(b.v.objBytes), b.bare.Seconds(), "—", "—", b.bareMiBs(), worstBare, b.bareCPU.withMinio())
+		p("   %-40s %7d %10.1f %6.2f %10.0f %12.1f %12.1f %12.1f   %s", fmt.Sprintf("%c  hydrant → MinIO, %s", 'B'+i, s.format.formatLabel()),
+			h.v.objects, mib(h.v.objBytes), h.v.e2e.Seconds(), float64(h.v.records)/h.v.e2e.Seconds(), h.v.e2eMiBs(),
+			h.hydrantMiBs(), worstH, h.v.cpu.withMinio())
+	}
+	for i, s := range r.s3 {
+		if len(s.rounds) == 0 {
+			continue
+		}
+		var per []string
+		for _, round := range s.rounds {
+			per = append(per, fmt.Sprintf("%.2f", round.hydrantMiBs()/round.bareMiBs()))
+		}
+		label := fmt.Sprintf("%c / A  object MiB/s, %s", 'B'+i, s.format.label)
+		p("   %-40s %7.2f   target ≥ %.2f  %s   (each round: %s)", label, s.ratio(), targetS3Ratio,
+			verdict(s.ratio() >= targetS3Ratio), strings.Join(per, " "))
+	}
+	p("   the ratio holds hydrant's object bytes per second, first put to last delivery, against MinIO taking the same objects")
+	p("   one PUT at a time, as a stream delivers them: in that time hydrant also receives, decodes, logs and compresses or converts the records")
+	base := r.baselineAt(o.producers)
+	if base != nil && base.producers != o.producers {
+		base = nil
+	}
+	for i, s := range r.s3 {
+		h, b := s.best()
+		if h == nil {
+			continue
+		}
+		what := "compressing"
+		if s.format.parquet {
+			what = "converting"
+		}
+		perRecord := float64(h.v.objBytes) / float64(h.v.bytes)
+		p("   %c: all acknowledged after %.2f s, the last object in MinIO %.2f s later; objects are %.3f of the record data",
+			'B'+i, h.v.ingest.Seconds(), (h.v.e2e - h.v.ingest).Seconds(), perRecord)
+		if h.v.putTime > 0 {
+			inPut := mib(h.v.objBytes) / h.v.putTime.Seconds()
+			p("      the delivery worker spent %.2f s in its %d PUTs (%.0f %% of the time; %.1f MiB/s while in a PUT = %.2f × A),",
+				h.v.putTime.Seconds(), h.v.puts, 100*h.v.putTime.Seconds()/h.v.e2e.Seconds(), inPut, inPut/b.bareMiBs())
+			p("      the rest %s records or waiting for them", what)
+		}
+		if base != nil {
+			ceiling := base.mibs() * perRecord
+			p("      ceiling: the --discard baseline decoded %.1f MiB/s of records at %d producers (section 1); at %.3f that is",
+				base.mibs(), base.producers, perRecord)
+			p("      %.1f MiB/s of objects = %.2f × A: the most that decoding the requests alone leaves room for here", ceiling, ceiling/b.bareMiBs())
+		}
+	}
+}
+
+func (c cores) withMinio() string {
+	return fmt.Sprintf("%.2f / %.2f / %.2f / %.2f", c.srv, c.minio, c.bench, c.other)
+}
+
+func (r *results) printConvert(p func(string, ...any), o *options) {
+	c := r.convert
+	p("")
+	p("5. Parquet conversion on one core: sinks/parquet.Writer in the bench process with GOMAXPROCS 1, nothing else running;")
+	p("   the Parquet stream's schema (%d columns) and options (SNAPPY), a file per %d records, output counted and dropped; best of %d round(s)",
+		len(recordSchema().Columns), c.perFile, len(c.wall))
+	p("   %-40s %9s %9s %12s %6s %10s %10s %14s %12s", "row", "records", "JSON MiB", "Parquet MiB", "s", "records/s", "JSON MiB/s", "records/CPU-s", "worst rec/s")
+	worst := c.bestWall
+	for _, w := range c.wall {
+		worst = max(worst, w)
+	}
+	p("   %-40s %9d %9.1f %12.1f %6.2f %10.0f %10.1f %14.0f %12.0f", "D  Parquet conversion, one core",
+		c.records, mib(c.jsonIn), mib(c.out), c.bestWall.Seconds(), c.recordsPerSec(), mib(c.jsonIn)/c.bestWall.Seconds(),
+		c.recordsPerCPUSec(), float64(c.records)/worst.Seconds())
+}
+
 // countObjects decompresses every object of bucket and returns the
 // number of records in them (newlines: every record ends in one) and the
 // objects' count and size. Every record must be recordSize bytes.
@@ -308,15 +419,8 @@ func countGzip(path string, buf []byte) (lines, n int64, err error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("object %s: %w", path, err)
 	}
-	for {
-		k, err := zr.Read(buf)
-		lines += int64(bytes.Count(buf[:k], []byte{'\n'}))
-		n += int64(k)
-		if err == io.EOF {
-			return lines, n, nil
-		}
-		if err != nil {
-			return lines, n, fmt.Errorf("object %s: %w", path, err)
-		}
+	if lines, n, err = countLines(zr, buf); err != nil {
+		return lines, n, fmt.Errorf("object %s: %w", path, err)
 	}
+	return lines, n, nil
 }

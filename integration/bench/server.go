@@ -229,9 +229,10 @@ type procStatus struct {
 	cpu      time.Duration // user + system
 }
 
-func (s *server) procStatus() (procStatus, error) {
+func (s *server) procStatus() (procStatus, error) { return readProcStatus(s.cmd.Process.Pid) }
+
+func readProcStatus(pid int) (procStatus, error) {
 	var st procStatus
-	pid := s.cmd.Process.Pid
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return st, err
@@ -405,27 +406,48 @@ func machineBusy() time.Duration {
 	return time.Duration(ticks) * time.Second / clockTicks
 }
 
-// cpuMeter measures the cores used by the server, the benchmark and
-// everything else on the machine over an interval.
+// cpuMeter measures the cores used by the server, a MinIO it writes to,
+// the benchmark and everything else on the machine over an interval.
 type cpuMeter struct {
-	srv        *server
-	t0         time.Time
-	s0, b0, m0 time.Duration
+	srv            *server // nil when no hydrant runs
+	minioPID       int     // 0 when no MinIO runs
+	t0             time.Time
+	s0, n0, b0, m0 time.Duration
 }
 
-func startCPU(srv *server) cpuMeter {
-	st, _ := srv.procStatus()
-	return cpuMeter{srv: srv, t0: time.Now(), s0: st.cpu, b0: selfCPU(), m0: machineBusy()}
+func startCPU(srv *server) cpuMeter { return startCPUWith(srv, 0) }
+
+// startCPUWith is startCPU that also counts the process minioPID apart;
+// srv may be nil.
+func startCPUWith(srv *server, minioPID int) cpuMeter {
+	c := cpuMeter{srv: srv, minioPID: minioPID, t0: time.Now()}
+	c.s0, c.n0 = c.procs()
+	c.b0, c.m0 = selfCPU(), machineBusy()
+	return c
 }
 
-// cores used over the interval: the server, the benchmark, all other processes.
-type cores struct{ srv, bench, other float64 }
+func (c cpuMeter) procs() (srv, minio time.Duration) {
+	if c.srv != nil {
+		st, _ := c.srv.procStatus()
+		srv = st.cpu
+	}
+	if c.minioPID != 0 {
+		st, _ := readProcStatus(c.minioPID)
+		minio = st.cpu
+	}
+	return srv, minio
+}
+
+// cores used over the interval: the server, MinIO, the benchmark, all
+// other processes.
+type cores struct{ srv, minio, bench, other float64 }
 
 func (c cpuMeter) stop() cores {
-	st, _ := c.srv.procStatus()
+	s1, n1 := c.procs()
 	wall := time.Since(c.t0).Seconds()
-	srv := (st.cpu - c.s0).Seconds() / wall
+	srv := (s1 - c.s0).Seconds() / wall
+	minio := (n1 - c.n0).Seconds() / wall
 	bench := (selfCPU() - c.b0).Seconds() / wall
 	all := (machineBusy() - c.m0).Seconds() / wall
-	return cores{srv: srv, bench: bench, other: max(0, all-srv-bench)}
+	return cores{srv: srv, minio: minio, bench: bench, other: max(0, all-srv-minio-bench)}
 }
