@@ -2,12 +2,9 @@ package integration
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,11 +40,12 @@ func TestCrashRecovery(t *testing.T) {
 	}
 
 	// Four kills, 1–2 s apart: the first at a random moment; the second
-	// and fourth aimed at an object write in progress (a temp file in the
-	// bucket), so that the restart must redeliver the batch to the same
-	// key; the third 0.2–0.5 s after a restart, while the server may still
-	// be redelivering what the previous kill interrupted.
-	bucketDir := filepath.Join(srv.dataDir, "objects", "crash-bucket")
+	// and fourth aimed at a delivery (Hydrant records its delivery intent
+	// just before writing a batch's objects, and commits the log once they
+	// are written), so that the restart must redeliver the batch to the
+	// same keys; the third 0.2–0.5 s after a restart, while the server may
+	// still be redelivering what the previous kill interrupted.
+	intent := filepath.Join(srv.dataDir, "streams", "crash", "pending")
 	for k := 1; k <= 4; k++ {
 		before := l.ackedCount()
 		wait := time.Second + rand.N(time.Second)
@@ -57,16 +55,16 @@ func TestCrashRecovery(t *testing.T) {
 		how := "at random"
 		if k%2 == 0 {
 			time.Sleep(time.Second)
-			if waitForTempFile(bucketDir, wait) {
+			if waitForChange(intent, wait+time.Second) {
 				// The second kill lands during the write; the fourth a
-				// moment later, maybe after the rename but before the log
+				// moment later, maybe after the object but before the log
 				// commit.
 				if k == 4 {
 					time.Sleep(rand.N(3 * time.Millisecond))
 				}
-				how = "during an object write"
+				how = "just after a delivery intent was recorded"
 			} else {
-				how = "at random (no object write seen)"
+				how = "at random (no delivery intent seen)"
 			}
 		} else {
 			time.Sleep(wait)
@@ -94,26 +92,6 @@ func TestCrashRecovery(t *testing.T) {
 	srv.Stop()
 	t.Logf("%d restarts redelivered a batch that a kill interrupted", srv.countLog("redelivering the batch a restart interrupted"))
 	checkExactlyOnce(t, readBucket(t, srv.dataDir, "crash-bucket"), l)
-}
-
-// waitForTempFile polls dir and below for a file whose name starts with
-// '.' (an object being written) for up to timeout, and reports whether it
-// saw one.
-func waitForTempFile(dir string, timeout time.Duration) bool {
-	found := errors.New("found")
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); {
-		err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), ".") {
-				return found
-			}
-			return nil
-		})
-		if errors.Is(err, found) {
-			return true
-		}
-		time.Sleep(200 * time.Microsecond)
-	}
-	return false
 }
 
 // crashProducer sends 100-record batches of 500-byte records (up to 1,000

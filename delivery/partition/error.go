@@ -8,9 +8,9 @@ package partition
 // provided"; Firehose documents no finer-grained codes for inline
 // parsing.
 //
-// Hydrant also uses it for records that RecordDeAggregation cannot split:
-// Firehose hands such a record on whole, and metadata extraction then
-// rejects it as non-JSON.
+// A record that RecordDeAggregation cannot split gets no such code: the
+// delivery worker writes it whole to the processing-failed error output
+// with its own code, RecordDeAggregation.MalformedRecord.
 const CodeMetadataExtractionFailed = "DynamicPartitioning.MetadataExtractionFailed"
 
 // Error is a record-level failure of dynamic partitioning. The delivery

@@ -15,8 +15,8 @@
 //	boolean         BOOLEAN                                  true/false; "true"/"false" in any case
 //	tinyint         INT32 (INT(8, signed))                   integer number or numeric string, in range
 //	smallint        INT32 (INT(16, signed))                  integer number or numeric string, in range
-//	int, integer    INT32                                    integer number or numeric string, in range
-//	bigint          INT64                                    integer number or numeric string, in range
+//	int, integer    INT32 (INT(32, signed))                  integer number or numeric string, in range
+//	bigint          INT64 (INT(64, signed))                  integer number or numeric string, in range
 //	float           FLOAT                                    number or numeric string; "NaN", "Infinity", "-Infinity"
 //	double          DOUBLE                                   number or numeric string; "NaN", "Infinity", "-Infinity"
 //	decimal(p,s)    INT32 (p<=9), INT64 (p<=18),             number or numeric string, rounded half up to s
