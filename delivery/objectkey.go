@@ -66,6 +66,11 @@ type KeyParams struct {
 	First, Last uint64
 	// Extension is the object's file extension, from compress.Extension.
 	Extension string
+	// Suffix goes between the id and the extension. Error objects get
+	// "-<error-output-type>" and backup copies "-backup": a data object's
+	// key ends in hex digits there, so no prefix, however its partition
+	// keys evaluate, can make a data object's key equal theirs.
+	Suffix string
 	// PartitionKeys are the values of !{partitionKeyFromQuery:KEY}
 	// expressions, by KEY, for a dynamically partitioned object.
 	PartitionKeys map[string]string
@@ -73,7 +78,7 @@ type KeyParams struct {
 
 // ObjectKey returns the object key for p:
 //
-//	<evaluated prefix><stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<first>-<last>-<id><extension>
+//	<evaluated prefix><stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<first>-<last>-<id><suffix><extension>
 //
 // where first and last are zero-padded to 20 digits, so keys sort in log
 // order, and id is 8 hex digits of a hash of StreamID. The prefix is
@@ -115,6 +120,7 @@ func ObjectKey(p KeyParams) string {
 	key = append(key, '-')
 	id := sha256.Sum256([]byte(p.StreamID))
 	key = hex.AppendEncode(key, id[:4])
+	key = append(key, p.Suffix...)
 	key = append(key, p.Extension...)
 	return string(key)
 }

@@ -506,6 +506,7 @@ func (s *stream) deliver(ctx context.Context, b *batch, recordIntent bool) outco
 	for _, errType := range slices.Sorted(maps.Keys(b.failed)) {
 		k := errKey
 		k.ErrorOutputType = errType
+		k.Suffix = "-" + errType
 		if out := s.writeObject(ctx, s.errw[errType], dest.Bucket, k, errFormat, &st); out != delivered {
 			return out
 		}
@@ -513,6 +514,7 @@ func (s *stream) deliver(ctx context.Context, b *batch, recordIntent bool) outco
 	if dest.Backup.enabled() {
 		k := key
 		k.Prefix = dest.Backup.Prefix
+		k.Suffix = "-backup"
 		if out := s.writeObject(ctx, &s.backup, dest.Backup.Bucket, k, dest.Backup.format(dest.Encryption), nil); out != delivered {
 			return out
 		}

@@ -294,14 +294,14 @@ func TestParquetConversionS3(t *testing.T) {
 
 	rows, errs, objects := readParquet(t, m, "pq-objects",
 		regexp.MustCompile(`^rows/\d{4}/\d\d/\d\d/\d\d/`+batchKey("pq", ".parquet")+`$`),
-		regexp.MustCompile(`^errors/format-conversion-failed/`+batchKey("pq", "")+`$`))
+		regexp.MustCompile(`^errors/format-conversion-failed/`+errorKey("pq", "")+`$`))
 	checkRows(t, "pq", rows[""], good)
 	checkErrorOutput(t, "pq", errs, bad, start, end)
 	t.Logf("pq: %d records: %d rows in %d Parquet objects, %d in %d error objects", len(recs), len(rows[""]), objects, len(bad), len(errs))
 
 	rows, errs, objects = readParquet(t, m, "pq-parts",
 		regexp.MustCompile(`^ok=([^/]+)/`+batchKey("pq-dp", ".parquet")+`$`),
-		regexp.MustCompile(`^errors/(?:format-conversion|partitioning)-failed/`+batchKey("pq-dp", "")+`$`))
+		regexp.MustCompile(`^errors/(?:format-conversion|partitioning)-failed/`+errorKey("pq-dp", "")+`$`))
 	for _, part := range []string{"true", "false"} {
 		var want []pqRecord
 		for _, r := range good {

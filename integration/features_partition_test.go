@@ -201,6 +201,12 @@ func batchKey(stream, ext string) string {
 	return regexp.QuoteMeta(stream) + `-\d+-\d{4}(?:-\d\d){5}-(\d{20})-(\d{20})-[0-9a-f]{8}` + regexp.QuoteMeta(ext)
 }
 
+// errorKey is batchKey for an error output object, whose key ends in its
+// error output type before the extension.
+func errorKey(stream, ext string) string {
+	return regexp.QuoteMeta(stream) + `-\d+-\d{4}(?:-\d\d){5}-(\d{20})-(\d{20})-[0-9a-f]{8}-(?:processing|partitioning|format-conversion)-failed` + regexp.QuoteMeta(ext)
+}
+
 // TestDynamicPartitioningS3 sends a few thousand JSON records of five
 // customers over two years, with records that cannot be partitioned among
 // them, to a GZIP stream partitioned by {customer, year}, and checks key
@@ -243,7 +249,7 @@ func TestDynamicPartitioningS3(t *testing.T) {
 	end := time.Now()
 	t.Logf("%d, %d and %d records put and delivered in %v", len(dpAll), len(aggs), len(capped), time.Since(start).Round(time.Millisecond))
 
-	errRE := regexp.MustCompile(`^errors/partitioning-failed/` + batchKey("dp", ".gz") + `$`)
+	errRE := regexp.MustCompile(`^errors/partitioning-failed/` + errorKey("dp", ".gz") + `$`)
 	objs, errs := readPartitioned(t, m, "dp-objects", compress.GZIP,
 		regexp.MustCompile(`^data/customer=([^/]+)/year=([^/]+)/`+batchKey("dp", ".gz")+`$`), errRE)
 	perPart := checkPartitions(t, "dp", objs, dpWant)
@@ -258,7 +264,7 @@ func TestDynamicPartitioningS3(t *testing.T) {
 	checkErrorOutput(t, "dp", errs, dpBad, start, end)
 	t.Logf("dp: %d records in %d objects of %d partitions, %d in %d error objects", len(dpWant), len(objs), len(perPart), len(dpBad), len(errs))
 
-	errRE = regexp.MustCompile(`^errors/(?:partitioning|processing)-failed/` + batchKey("deagg", ".gz") + `$`)
+	errRE = regexp.MustCompile(`^errors/(?:partitioning|processing)-failed/` + errorKey("deagg", ".gz") + `$`)
 	objs, errs = readPartitioned(t, m, "deagg-objects", compress.GZIP,
 		regexp.MustCompile(`^sub/customer=([^/]+)/`+batchKey("deagg", ".gz")+`$`), errRE)
 	checkPartitions(t, "deagg", objs, subWant)
@@ -283,7 +289,7 @@ func TestDynamicPartitioningS3(t *testing.T) {
 		cappedWant[r+"\n"] = strings.Split(dpWant[r+"\n"], "/")[0]
 	}
 	objs, errs = readPartitioned(t, m, "capped-objects", compress.Uncompressed,
-		regexp.MustCompile(`^c=([^/]+)/`+batchKey("capped", "")+`$`), regexp.MustCompile(`^errors/partitioning-failed/`+batchKey("capped", "")+`$`))
+		regexp.MustCompile(`^c=([^/]+)/`+batchKey("capped", "")+`$`), regexp.MustCompile(`^errors/partitioning-failed/`+errorKey("capped", "")+`$`))
 	batches := map[string]map[string]bool{}
 	for _, o := range objs {
 		if batches[o.batch] == nil {
@@ -363,7 +369,7 @@ func TestDynamicPartitioningCrashS3(t *testing.T) {
 	srv.WaitBacklogZero("dp", 30*time.Second)
 	objs, errs := readPartitioned(t, m, "dp-objects", compress.GZIP,
 		regexp.MustCompile(`^data/customer=([^/]+)/year=([^/]+)/`+batchKey("dp", ".gz")+`$`),
-		regexp.MustCompile(`^errors/partitioning-failed/`+batchKey("dp", ".gz")+`$`))
+		regexp.MustCompile(`^errors/partitioning-failed/`+errorKey("dp", ".gz")+`$`))
 	checkPartitions(t, "dp after crashes", objs, want)
 	checkErrorOutput(t, "dp after crashes", errs, bad, start, end)
 	t.Logf("%d records in %d objects, %d in %d error objects; %d batches redelivered after a crash",
@@ -414,7 +420,7 @@ func TestDeAggregationDelimitedS3(t *testing.T) {
 	got := map[string]int{}
 	errs := map[string][]string{}
 	dataRE := regexp.MustCompile(`^d/\d{4}/\d\d/\d\d/\d\d/` + batchKey("delim", "") + `$`)
-	errRE := regexp.MustCompile(`^errors/processing-failed/` + batchKey("delim", "") + `$`)
+	errRE := regexp.MustCompile(`^errors/processing-failed/` + errorKey("delim", "") + `$`)
 	for _, o := range listObjects(t, m, "delim-objects", "") {
 		switch {
 		case errRE.MatchString(o.key):
