@@ -14,7 +14,18 @@ MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 TOOLS         := $(CURDIR)/.tools
 MINIO         := $(TOOLS)/minio
 
-.PHONY: all build run test unit bench lint fmt fuzz clean minio
+.PHONY: all build run test unit bench lint fmt fuzz clean minio clickhouse
+
+# ClickHouse, the real server the ClickHouse sink's tests insert into:
+# Debian's clickhouse-server, pinned, unpacked with the libraries this
+# machine lacks into the git-ignored .tools/clickhouse/ without a system
+# install (no root needed when the apt lists are current). The tests find
+# it through HYDRANT_CLICKHOUSE, a wrapper that sets LD_LIBRARY_PATH; the
+# client is beside it as clickhouse-client.
+CLICKHOUSE_VERSION  := 18.16.1+ds-7.3+b2
+CLICKHOUSE_PACKAGES := clickhouse-server clickhouse-client clickhouse-common
+CLICKHOUSE_DIR      := $(TOOLS)/clickhouse
+CLICKHOUSE          := $(CLICKHOUSE_DIR)/clickhouse-server
 
 all: build
 
@@ -24,8 +35,8 @@ build:
 run: build
 	./$(BIN) serve $(ARGS)
 
-test: lint minio
-	HYDRANT_MINIO=$(MINIO) $(GO) test $(TESTFLAGS) $(PKGS)
+test: lint minio clickhouse
+	HYDRANT_MINIO=$(MINIO) HYDRANT_CLICKHOUSE=$(CLICKHOUSE) $(GO) test $(TESTFLAGS) $(PKGS)
 
 # minio builds $(MINIO) unless the pinned version is already there. When
 # `go install` refuses the module, it is built from a scratch module.
@@ -41,6 +52,36 @@ minio:
 	    $(GO) build -o $(MINIO) $(MINIO_MODULE); }; } && \
 	echo $(MINIO_VERSION) > $(MINIO).version
 
+# clickhouse unpacks $(CLICKHOUSE_PACKAGES) at $(CLICKHOUSE_VERSION), and
+# whatever libraries they need that this machine does not have, into
+# $(CLICKHOUSE_DIR), unless that version is already there. apt-get resolves
+# the dependencies against the installed system and only downloads; its
+# lists are refreshed (which needs root) only when they do not know the
+# pinned version.
+clickhouse:
+	@if [ -x $(CLICKHOUSE) ] && [ "$$(cat $(CLICKHOUSE_DIR)/version 2>/dev/null)" = "$(CLICKHOUSE_VERSION)" ]; then exit 0; fi; \
+	set -e; echo "installing ClickHouse $(CLICKHOUSE_VERSION) into $(CLICKHOUSE_DIR) (about 10 seconds, once)"; \
+	if ! apt-cache madison clickhouse-server | grep -qF '| $(CLICKHOUSE_VERSION) |'; then \
+	  echo "apt does not know clickhouse-server $(CLICKHOUSE_VERSION): running apt-get update"; \
+	  apt-get update -q || { echo "apt-get update failed: run it as root, then make clickhouse again"; exit 1; }; \
+	fi; \
+	rm -rf $(CLICKHOUSE_DIR) && mkdir -p $(CLICKHOUSE_DIR)/debs/partial $(CLICKHOUSE_DIR)/root; \
+	apt-get install --download-only --no-install-recommends -y -q \
+	  -o Debug::NoLocking=1 -o APT::Sandbox::User= -o Dir::Cache::archives=$(CLICKHOUSE_DIR)/debs \
+	  $(foreach p,$(CLICKHOUSE_PACKAGES),$(p)=$(CLICKHOUSE_VERSION)) >$(CLICKHOUSE_DIR)/apt.log 2>&1 || \
+	  { cat $(CLICKHOUSE_DIR)/apt.log; echo "cannot download ClickHouse $(CLICKHOUSE_VERSION) with apt-get"; exit 1; }; \
+	for deb in $(CLICKHOUSE_DIR)/debs/*.deb; do dpkg-deb -x $$deb $(CLICKHOUSE_DIR)/root; done; \
+	libs=$(CLICKHOUSE_DIR)/root/usr/lib/x86_64-linux-gnu:$(CLICKHOUSE_DIR)/root/lib/x86_64-linux-gnu; \
+	for b in usr/sbin/clickhouse-server usr/bin/clickhouse-client; do \
+	  printf '#!/bin/sh\n# made by `make clickhouse`: Debian %s, unpacked below\nLD_LIBRARY_PATH=%s$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} exec %s "$$@"\n' \
+	    '$(CLICKHOUSE_VERSION)' "$$libs" $(CLICKHOUSE_DIR)/root/$$b > $(CLICKHOUSE_DIR)/$$(basename $$b); \
+	  chmod +x $(CLICKHOUSE_DIR)/$$(basename $$b); \
+	  if LD_LIBRARY_PATH=$$libs ldd $(CLICKHOUSE_DIR)/root/$$b | grep 'not found'; then echo "$$b: libraries missing"; exit 1; fi; \
+	done; \
+	$(CLICKHOUSE_DIR)/clickhouse-client --version; \
+	rm -rf $(CLICKHOUSE_DIR)/debs; \
+	echo '$(CLICKHOUSE_VERSION)' > $(CLICKHOUSE_DIR)/version
+
 # unit runs the fast tests only (no real-process integration tests).
 unit:
 	$(GO) test -race -count=1 -short $(PKGS)
@@ -48,8 +89,8 @@ unit:
 # bench runs the micro-benchmarks, then the end-to-end load benchmark
 # against real `hydrant serve` processes and a real MinIO (see
 # integration/bench).
-bench: build minio
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./delivery/... ./ingest/... ./sinks/...
+bench: build minio clickhouse
+	HYDRANT_CLICKHOUSE=$(CLICKHOUSE) $(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./delivery/... ./ingest/... ./sinks/...
 	HYDRANT_MINIO=$(MINIO) $(GO) run ./integration/bench -hydrant $(BIN)
 
 lint:

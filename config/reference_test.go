@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hydrantio/hydrant/delivery"
+	"github.com/hydrantio/hydrant/sinks/clickhouse"
 	"github.com/hydrantio/hydrant/sinks/parquet"
 )
 
@@ -65,6 +66,9 @@ func TestReferenceLoads(t *testing.T) {
 		s.Destination.FormatConversion.Schema.Columns = []parquet.Column{{Name: "user_id", Type: "string"}}
 		s.Destination.Backup = delivery.Backup{Bucket: "events-backup"}
 		s.Destination.S3.SSE.KMSContext = map[string]string{}
+		s.Destination.HTTP.CommonAttributes = map[string]string{}
+		s.Destination.ClickHouse.Addrs = []string{}
+		s.Destination.ClickHouse.Columns = []clickhouse.Column{{Name: "user_id", Type: "String"}}
 	})}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(%q) =\n%+v\nwant\n%+v", examplePath, got, want)

@@ -13,7 +13,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hydrantio/hydrant/delivery"
+	"github.com/hydrantio/hydrant/sinks/clickhouse"
 	"github.com/hydrantio/hydrant/sinks/s3"
+	"github.com/hydrantio/hydrant/sinks/webhook"
 )
 
 // spec describes every key of the config file. It is the one place a key
@@ -343,6 +345,14 @@ var destinationSpec = &object{fields: []*field{{
 		"objects; it takes the same keys. With no endpoint, the destination writes where " +
 		"object_store says.",
 	value: mapping(func(d *delivery.Destination) *s3.Config { return &d.S3 }, s3Spec),
+}, {
+	key:   "http",
+	doc:   "An HTTP endpoint the records go to instead of objects (Firehose's HTTP endpoint destination).",
+	value: mapping(func(d *delivery.Destination) *webhook.Config { return &d.HTTP }, httpSpec),
+}, {
+	key:   "clickhouse",
+	doc:   "A ClickHouse table the records are inserted into instead of objects (a Hydrant extension).",
+	value: mapping(func(d *delivery.Destination) *clickhouse.Config { return &d.ClickHouse }, clickhouseSpec),
 }}}
 
 var backupSpec = &object{fields: []*field{{

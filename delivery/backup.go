@@ -38,8 +38,9 @@ type Backup struct {
 	Compression string `json:"compression,omitempty"`
 }
 
-// enabled reports whether every source record is copied.
-func (b *Backup) enabled() bool { return b.Mode == BackupEnabled || b.Mode == BackupAllData }
+// enabled reports whether every source record of an object destination
+// is copied. (A record-sink destination's AllData is Destination.copiesAll.)
+func (b *Backup) enabled() bool { return b.Mode == BackupEnabled }
 
 func (b *Backup) applyDefaults() {
 	if b.enabled() && b.Compression == "" {

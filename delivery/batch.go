@@ -144,6 +144,13 @@ func (s *stream) add(b *batch, rec record.Record) {
 
 // addSub routes one (sub-)record to its partition or the main object.
 func (s *stream) addSub(b *batch, rec record.Record, data []byte) {
+	if dest := &b.info.Config.Destination; dest.recordSink() {
+		s.sinkSpool.append(rec.ArrivalTime, data)
+		if dest.copiesAll() {
+			s.writeRecord(b, &s.main, rec.ArrivalTime, data)
+		}
+		return
+	}
 	if !b.partitioned() {
 		s.writeRecord(b, &s.main, rec.ArrivalTime, data)
 		return
@@ -233,6 +240,15 @@ func (s *stream) writeRecord(b *batch, o *objectWriter, arrival time.Time, data 
 
 // fail writes one record to the error output object of errType.
 func (s *stream) fail(b *batch, errType, code, msg string, arrival time.Time, data []byte, keys map[string]string) {
+	s.failRecord(b, errType, code, msg, 1, arrival, data, keys)
+}
+
+// failAttempts is fail for a record a destination tried attempts times.
+func (s *stream) failAttempts(b *batch, errType, code, msg string, attempts int, arrival time.Time, data []byte) {
+	s.failRecord(b, errType, code, msg, max(attempts, 1), arrival, data, nil)
+}
+
+func (s *stream) failRecord(b *batch, errType, code, msg string, attempts int, arrival time.Time, data []byte, keys map[string]string) {
 	o, err := s.errorWriter(b, errType)
 	if err != nil {
 		// The record must not be skipped: the batch is built again.
@@ -240,7 +256,7 @@ func (s *stream) fail(b *batch, errType, code, msg string, arrival time.Time, da
 		return
 	}
 	rec := errorRecord{
-		AttemptsMade:           1,
+		AttemptsMade:           attempts,
 		ArrivalTimestamp:       arrival.UnixMilli(),
 		ErrorCode:              code,
 		ErrorMessage:           msg,
@@ -450,27 +466,37 @@ func (s *stream) partSpool(i int) *partSpool {
 		s.parts = append(s.parts, &partSpool{path: filepath.Join(s.dir, "part-"+strconv.Itoa(len(s.parts)))})
 	}
 	ps := s.parts[i]
+	_ = ps.reset() // an error sticks in ps and surfaces at delivery
+	return ps
+}
+
+// reset empties the spool for a new batch, opening its file on first use.
+func (ps *partSpool) reset() error {
 	ps.n, ps.err, ps.keys = 0, nil, nil
 	if ps.f == nil {
 		f, err := os.OpenFile(ps.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
-			ps.err = fmt.Errorf("cannot open partition spool file: %w", err)
-			return ps
+			ps.err = fmt.Errorf("cannot open spool file: %w", err)
+			return ps.err
 		}
 		ps.f = f
-		ps.bw = bufio.NewWriterSize(f, partSpoolBuffer)
-		return ps
+		if ps.bw == nil {
+			ps.bw = bufio.NewWriterSize(f, partSpoolBuffer)
+		} else {
+			ps.bw.Reset(f)
+		}
+		return nil
 	}
 	if err := ps.f.Truncate(0); err != nil {
-		ps.err = fmt.Errorf("cannot truncate partition spool file %q: %w", ps.path, err)
-		return ps
+		ps.err = fmt.Errorf("cannot truncate spool file %q: %w", ps.path, err)
+		return ps.err
 	}
 	if _, err := ps.f.Seek(0, io.SeekStart); err != nil {
-		ps.err = fmt.Errorf("cannot rewind partition spool file %q: %w", ps.path, err)
-		return ps
+		ps.err = fmt.Errorf("cannot rewind spool file %q: %w", ps.path, err)
+		return ps.err
 	}
 	ps.bw.Reset(ps.f)
-	return ps
+	return nil
 }
 
 func (ps *partSpool) append(arrival time.Time, data []byte) {

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/hydrantio/hydrant/delivery/compress"
+	"github.com/hydrantio/hydrant/sinks/clickhouse"
 	"github.com/hydrantio/hydrant/sinks/s3"
+	"github.com/hydrantio/hydrant/sinks/webhook"
 )
 
 // Compression formats, named as Firehose names them, plus ZSTD. The names
@@ -99,6 +101,14 @@ type Destination struct {
 	// saved with the definition: a stream declared in the config file gets
 	// them again at every start.
 	S3 s3.Config `json:"s3,omitzero"`
+	// HTTP, when its URL is set, sends the records to an HTTP endpoint
+	// (Firehose's HttpEndpointDestinationConfiguration) instead of writing
+	// them as objects; Bucket, Prefix and ErrorOutputPrefix then say where
+	// failed records (and, with Backup.Mode AllData, every record) go.
+	HTTP webhook.Config `json:"http,omitzero"`
+	// ClickHouse, when it names servers, inserts the records into a
+	// ClickHouse table (a Hydrant extension), with the bucket as for HTTP.
+	ClickHouse clickhouse.Config `json:"clickhouse,omitzero"`
 }
 
 // BufferingHints say when a buffer is delivered: when it holds SizeMB
@@ -214,7 +224,11 @@ func (d *Destination) Validate() error {
 	if fe := d.validateProcessing(); fe != nil {
 		return fe
 	}
-	if fe := d.Backup.validate(); fe != nil {
+	if d.recordSink() {
+		if fe := d.validateRecordSink(); fe != nil {
+			return fe
+		}
+	} else if fe := d.Backup.validate(); fe != nil {
 		return fe
 	}
 	if d.S3.Endpoint != "" {

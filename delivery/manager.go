@@ -32,6 +32,9 @@ type Options struct {
 	// NewStore makes the store of a destination that names its own S3
 	// server (Destination.S3); nil refuses such destinations.
 	NewStore func(cfg s3.Config) (ObjectStore, error)
+	// NewRecordSink makes the sink of a stream whose destination is an
+	// HTTP endpoint or ClickHouse; nil refuses such destinations.
+	NewRecordSink func(stream string, d *Destination) (RecordSink, error)
 	// Keys are the master keys of client-side encryption; nil means none,
 	// and destinations that ask for it are refused.
 	Keys *encrypt.Keyring
@@ -281,6 +284,9 @@ func (m *Manager) validate(cfg *StreamConfig) error {
 func (m *Manager) validateDestination(d *Destination, path string) error {
 	if d.S3.Endpoint != "" && m.opts.NewStore == nil {
 		return &FieldError{path + "s3", "this server cannot make stores of its own for destinations"}
+	}
+	if d.recordSink() && m.opts.NewRecordSink == nil {
+		return &FieldError{path + d.Kind(), "this server cannot deliver to " + d.Kind() + " destinations"}
 	}
 	if d.Encryption.ClientSide && m.opts.Keys == nil {
 		return &FieldError{path + "encryption.client_side", "needs master keys: give hydrant serve a key file (encryption.key_file in the config) or set " + encrypt.EnvMasterKeys}
@@ -653,12 +659,16 @@ func readStreamInfo(dir string) (StreamInfo, error) {
 	if info.Config.Name != filepath.Base(dir) {
 		return info, fmt.Errorf("stream definition %q names stream %q", filepath.Join(dir, streamInfoFile), info.Config.Name)
 	}
-	return info, nil
+	return info, readStreamSecrets(dir, &info)
 }
 
 func writeStreamInfo(dir string, info StreamInfo) error {
 	b, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
+		return err
+	}
+	// The secrets first: a definition is never on disk without them.
+	if err := writeStreamSecrets(dir, info); err != nil {
 		return err
 	}
 	return writeFileAtomic(filepath.Join(dir, streamInfoFile), b)
@@ -667,8 +677,14 @@ func writeStreamInfo(dir string, info StreamInfo) error {
 // writeFileAtomic writes data to path durably: a temp file, fsync, rename,
 // fsync of the directory.
 func writeFileAtomic(path string, data []byte) error {
+	return writeFileAtomicMode(path, data, 0o644)
+}
+
+// writeFileAtomicMode is writeFileAtomic for a file of the given mode.
+func writeFileAtomicMode(path string, data []byte, mode os.FileMode) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	_ = os.Remove(tmp) // a leftover would keep its mode
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
 	if err != nil {
 		return fmt.Errorf("cannot write %q: %w", path, err)
 	}

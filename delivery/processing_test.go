@@ -540,4 +540,24 @@ func TestDestinationStoreOverride(t *testing.T) {
 	if bytes.Contains(raw, []byte(`"sk"`)) {
 		t.Errorf("stream.json holds the secret access key: %s", raw)
 	}
+	fi, err := os.Stat(filepath.Join(m.streamsDir(), "own", streamSecretsFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("stream.secrets: %v, %v; want a file only its owner reads", fi, err)
+	}
+	// A restart finds the secret again.
+	_ = m.Close(ctx)
+	made = nil
+	m2, err := NewManager(Options{DataDir: m.opts.DataDir, Store: global, FlushTimeout: time.Second,
+		NewStore: func(c s3.Config) (ObjectStore, error) { made = append(made, c); return own, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close(ctx)
+	if _, err := m2.Put(ctx, "own", makeRecords("own", 10, 5, 50)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery after the restart", 10*time.Second, func() bool { return m2.streamLog("own").Committed() == 15 })
+	if len(made) != 1 || made[0].SecretAccessKey != "sk" {
+		t.Errorf("after a restart NewStore was called with %+v; want the saved secret", made)
+	}
 }

@@ -75,6 +75,11 @@ type stream struct {
 	copyObjects bool
 	// batchDest is the destination of the batch being delivered.
 	batchDest Destination
+	// sink is the record sink of an HTTP or ClickHouse destination, made
+	// for sinkDest; sinkSpool holds the batch's records for it.
+	sink      RecordSink
+	sinkDest  Destination
+	sinkSpool *partSpool
 }
 
 type streamMetrics struct {
@@ -246,6 +251,7 @@ func (s *stream) run() {
 	s.backup.sp.path = filepath.Join(s.dir, spoolFile+"-backup")
 	defer s.closeSpools()
 	defer s.closeIntent()
+	defer s.closeSink()
 
 	if !s.forcing() {
 		if err := s.redeliverPending(ctx); err != nil {
@@ -413,6 +419,9 @@ func (s *stream) closeSpools() {
 	for _, ps := range s.parts {
 		ps.close()
 	}
+	if s.sinkSpool != nil {
+		s.sinkSpool.close()
+	}
 }
 
 // openBatch opens a batch under info starting with record first. It
@@ -428,7 +437,16 @@ func (s *stream) openBatch(info StreamInfo, first record.Record) *batch {
 		}
 		s.proc = proc
 	}
-	if !dest.DynamicPartitioning.Enabled {
+	if dest.recordSink() {
+		if s.sinkSpool == nil {
+			s.sinkSpool = &partSpool{path: filepath.Join(s.dir, spoolFile+"-records")}
+		}
+		if err := s.sinkSpool.reset(); err != nil {
+			s.logger.Error("cannot start a batch; retrying", "err", err)
+			return nil
+		}
+	}
+	if (!dest.recordSink() && !dest.DynamicPartitioning.Enabled) || dest.copiesAll() {
 		if err := s.main.open(dest.objectFormat(), s.m.opts.Keys); err != nil {
 			s.logger.Error("cannot start a batch; retrying", "err", err)
 			return nil
@@ -476,7 +494,16 @@ func (s *stream) deliver(ctx context.Context, b *batch, recordIntent bool) outco
 	}
 	var st deliveryStats
 	format := dest.objectFormat()
-	if !b.partitioned() {
+	if dest.recordSink() {
+		if out := s.deliverRecords(ctx, b); out != delivered {
+			return out
+		}
+		if dest.copiesAll() {
+			if out := s.writeObject(ctx, &s.main, dest.Bucket, key, format, nil); out != delivered {
+				return out
+			}
+		}
+	} else if !b.partitioned() {
 		if out := s.writeObject(ctx, &s.main, dest.Bucket, key, format, &st); out != delivered {
 			return out
 		}
@@ -754,10 +781,8 @@ func (s *stream) redeliver(ctx context.Context, p pending) (outcome, error) {
 		return stopped, fmt.Errorf("its destination is not valid: %w", err)
 	}
 	info := s.info()
-	if cur := info.Config.Destination.S3; p.Destination.S3.Endpoint != "" && p.Destination.S3.Endpoint == cur.Endpoint {
-		// Secrets are not saved in the intent; the definition has them.
-		p.Destination.S3.SecretAccessKey, p.Destination.S3.SSE.CustomerKey = cur.SecretAccessKey, cur.SSE.CustomerKey
-	}
+	// Secrets are not saved in the intent; the definition has them.
+	p.Destination.copySecrets(&info.Config.Destination)
 	info.ID, info.VersionID, info.Config.Destination = p.StreamID, p.Version, p.Destination
 	r, err := s.openReader(ctx, p.First)
 	if err != nil {

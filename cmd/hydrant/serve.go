@@ -163,6 +163,9 @@ func serve(ctx context.Context, cfg *config.Config, discard, profile bool) error
 			DataDir: dataDir,
 			Store:   store,
 			Keys:    masterKeys,
+			NewRecordSink: newRecordSinks(logger, func(stream string) string {
+				return "arn:aws:firehose:" + cfg.Server.Region + ":" + cfg.Server.AccountID + ":deliverystream/" + stream
+			}),
 			NewStore: func(c s3.Config) (delivery.ObjectStore, error) {
 				return s3.New(c, logger.With("object_store", "s3", "endpoint", c.Endpoint))
 			},

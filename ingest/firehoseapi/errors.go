@@ -189,6 +189,39 @@ var apiFields = map[string]string{
 	"encryption.client_side": memberClientSide,
 }
 
+// recordSinkFields maps the config paths of a record destination's sink
+// settings (http.…, clickhouse.…), less "destination.", onto its members.
+// The delivery layer reports a sink's own checks at "http" or
+// "clickhouse", which name the destination member itself.
+var recordSinkFields = map[string]string{
+	"http":                   "",
+	"http.url":               memberURL,
+	"http.access_key":        memberAccessKey,
+	"http.common_attributes": memberAttrs,
+	"http.content_encoding":  memberEncoding,
+	"http.retry_duration":    memberHTTPRetry,
+
+	"clickhouse":                "",
+	"clickhouse.addrs":          "Addrs",
+	"clickhouse.database":       "Database",
+	"clickhouse.table":          "Table",
+	"clickhouse.user":           "User",
+	"clickhouse.password":       "Password",
+	"clickhouse.tls":            "TLS",
+	"clickhouse.compression":    "Compression",
+	"clickhouse.columns":        "Columns",
+	"clickhouse.unknown_fields": "UnknownFields",
+	"clickhouse.create_table":   "CreateTable",
+	"clickhouse.engine":         "Engine",
+}
+
+// s3PartFields are the config paths that a record destination sets in its
+// S3 member (S3Configuration, S3Update) rather than at its top level.
+var s3PartFields = map[string]bool{
+	"bucket": true, "prefix": true, "error_output_prefix": true, "compression": true,
+	"encryption": true, "encryption.kms_key_arn": true, "encryption.client_side": true,
+}
+
 // schemaField is the config path of the Parquet schema, under which
 // parquet.Schema.Validate's paths follow (columns[2].fields[0].type).
 const schemaField = "format_conversion.schema"
@@ -201,6 +234,14 @@ func apiFieldName(field, destParam string) string {
 		destParam = paramExtendedS3
 	}
 	f := strings.TrimPrefix(field, "destination.")
+	// A record destination's bucket is in a member of its own.
+	s3Part := ""
+	switch destParam {
+	case paramHTTP, paramClickHouse:
+		s3Part = memberS3Config
+	case paramHTTPUpdate, paramClickHouseUpdate:
+		s3Part = memberS3Update
+	}
 	switch {
 	case f == "name":
 		return "DeliveryStreamName"
@@ -211,6 +252,22 @@ func apiFieldName(field, destParam string) string {
 		return destParam + "." + memberColumns + pascalPath(rest)
 	case f == "backup.mode":
 		return destParam + "." + memberBackupMode
+	case strings.HasPrefix(f, "clickhouse.columns["):
+		// clickhouse.columns[2].type, as the config file spells a column.
+		return destParam + ".Columns" + pascalPath(strings.TrimPrefix(f, "clickhouse.columns"))
+	case f == "http" || f == "clickhouse" || strings.HasPrefix(f, "http.") || strings.HasPrefix(f, "clickhouse."):
+		if m, ok := recordSinkFields[f]; ok {
+			if m == "" {
+				return destParam
+			}
+			return destParam + "." + m
+		}
+		return field
+	case s3Part != "" && s3PartFields[f]:
+		return destParam + "." + s3Part + "." + apiFields[f]
+	case f == "role_arn" && (destParam == paramClickHouse || destParam == paramClickHouseUpdate):
+		// ClickHouse has no RoleARN of its own.
+		return destParam + "." + s3Part + ".RoleARN"
 	case strings.HasPrefix(f, "backup."):
 		// The backup is an S3 destination of its own: its bucket, prefix
 		// and compression are named as the destination's are.
@@ -261,6 +318,13 @@ var apiMessage = strings.NewReplacer(
 	"de_aggregation: ", paramSubRecordType+" ",
 	"error_output_prefix", "ErrorOutputPrefix",
 	"timestamp_unit", "TimestampUnit",
+	// The sinks' own messages (webhook, clickhouse).
+	"webhook ", "HTTP endpoint ",
+	"clickhouse: ", "",
+	"set addrs to", "set Addrs to",
+	"set table to", "set Table to",
+	"unknown_fields", "UnknownFields",
+	"create_table", "CreateTable",
 ).Replace
 
 // decodeJSON decodes a request body into v, answering SerializationException

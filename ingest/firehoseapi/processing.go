@@ -222,20 +222,7 @@ func validateFeatures(v *validator, path string, d *s3Destination, extended bool
 		return
 	}
 	if pc := d.ProcessingConfiguration; pc != nil {
-		procs := path + ".processingConfiguration.processors"
-		for i, p := range pc.Processors {
-			tp := memberPath(procs, i, "type")
-			v.required(tp, p.Type != nil)
-			v.enum(tp, p.Type, enumProcessorType)
-			params := memberPath(procs, i, "parameters")
-			for j, prm := range p.Parameters {
-				np, vp := memberPath(params, j, "parameterName"), memberPath(params, j, "parameterValue")
-				v.required(np, prm.ParameterName != nil)
-				v.enum(np, prm.ParameterName, enumParameterName)
-				v.required(vp, prm.ParameterValue != nil)
-				v.str(vp, prm.ParameterValue, 1, 5120, &patParameterValue)
-			}
-		}
+		validateProcessing(v, path+".processingConfiguration", pc)
 	}
 	if dp := d.DynamicPartitioningConfiguration; dp != nil && dp.RetryOptions != nil {
 		v.intRange(path+".dynamicPartitioningConfiguration.retryOptions.durationInSeconds", dp.RetryOptions.DurationInSeconds, 0, maxPartitionRetrySec)
@@ -260,6 +247,25 @@ func validateFeatures(v *validator, path string, d *s3Destination, extended bool
 		v.str(p+".tableName", s.TableName, 1, 1024, &patNoSpace)
 		v.str(p+".region", s.Region, 1, 1024, &patNoSpace)
 		v.str(p+".versionId", s.VersionId, 1, 1024, &patNoSpace)
+	}
+}
+
+// validateProcessing checks a ProcessingConfiguration, of any destination,
+// against the model.
+func validateProcessing(v *validator, path string, pc *processingConfiguration) {
+	procs := path + ".processors"
+	for i, p := range pc.Processors {
+		tp := memberPath(procs, i, "type")
+		v.required(tp, p.Type != nil)
+		v.enum(tp, p.Type, enumProcessorType)
+		params := memberPath(procs, i, "parameters")
+		for j, prm := range p.Parameters {
+			np, vp := memberPath(params, j, "parameterName"), memberPath(params, j, "parameterValue")
+			v.required(np, prm.ParameterName != nil)
+			v.enum(np, prm.ParameterName, enumParameterName)
+			v.required(vp, prm.ParameterValue != nil)
+			v.str(vp, prm.ParameterValue, 1, 5120, &patParameterValue)
+		}
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
 
 	"github.com/hydrantio/hydrant/delivery"
+	"github.com/hydrantio/hydrant/sinks/clickhouse"
+	"github.com/hydrantio/hydrant/sinks/webhook"
 )
 
 // These tests cover processing, dynamic partitioning, format conversion and
@@ -607,6 +609,46 @@ func TestAPIFieldName(t *testing.T) {
 	f("destination.backup.compression", paramExtendedS3Update, "ExtendedS3DestinationUpdate.S3BackupUpdate.CompressionFormat")
 	f("destination.backup.something_new", "", "destination.backup.something_new")
 	f("destination.something_new", "", "destination.something_new")
+
+	// A record destination's bucket is in its S3 member; its sink's
+	// settings are its own members.
+	f("destination.bucket", paramHTTP, "HttpEndpointDestinationConfiguration.S3Configuration.BucketARN")
+	f("destination.error_output_prefix", paramHTTPUpdate, "HttpEndpointDestinationUpdate.S3Update.ErrorOutputPrefix")
+	f("destination.compression", paramClickHouse, "HydrantClickHouseDestinationConfiguration.S3Configuration.CompressionFormat")
+	f("destination.encryption.kms_key_arn", paramClickHouseUpdate,
+		"HydrantClickHouseDestinationUpdate.S3Update.EncryptionConfiguration.KMSEncryptionConfig.AWSKMSKeyARN")
+	f("destination.buffering.size_mb", paramHTTP, "HttpEndpointDestinationConfiguration.BufferingHints.SizeInMBs")
+	f("destination.processing.delimiter", paramClickHouse,
+		"HydrantClickHouseDestinationConfiguration.ProcessingConfiguration.Processors[RecordDeAggregation].Parameters[Delimiter]")
+	f("destination.role_arn", paramHTTP, "HttpEndpointDestinationConfiguration.RoleARN")
+	f("destination.role_arn", paramClickHouse, "HydrantClickHouseDestinationConfiguration.S3Configuration.RoleARN")
+	f("destination.backup.mode", paramHTTPUpdate, "HttpEndpointDestinationUpdate.S3BackupMode")
+	f("destination.http", paramHTTP, "HttpEndpointDestinationConfiguration")
+	f("destination.http.url", paramHTTPUpdate, "HttpEndpointDestinationUpdate.EndpointConfiguration.Url")
+	f("destination.http.access_key", paramHTTP, "HttpEndpointDestinationConfiguration.EndpointConfiguration.AccessKey")
+	f("destination.http.common_attributes", paramHTTP, "HttpEndpointDestinationConfiguration.RequestConfiguration.CommonAttributes")
+	f("destination.http.content_encoding", paramHTTP, "HttpEndpointDestinationConfiguration.RequestConfiguration.ContentEncoding")
+	f("destination.http.retry_duration", paramHTTP, "HttpEndpointDestinationConfiguration.RetryOptions.DurationInSeconds")
+	f("destination.http.something_new", paramHTTP, "destination.http.something_new")
+	f("destination.clickhouse", paramClickHouse, "HydrantClickHouseDestinationConfiguration")
+	f("destination.clickhouse.table", paramClickHouseUpdate, "HydrantClickHouseDestinationUpdate.Table")
+	f("destination.clickhouse.unknown_fields", paramClickHouse, "HydrantClickHouseDestinationConfiguration.UnknownFields")
+	f("destination.clickhouse.columns", paramClickHouse, "HydrantClickHouseDestinationConfiguration.Columns")
+	f("destination.clickhouse.columns[2].type", paramClickHouseUpdate, "HydrantClickHouseDestinationUpdate.Columns[2].Type")
+
+	// The sinks' own messages come in the API's terms.
+	m := func(err error, want string) {
+		t.Helper()
+		if got := apiMessage(err.Error()); got != want {
+			t.Errorf("apiMessage(%q) = %q; want %q", err, got, want)
+		}
+	}
+	m(webhook.Config{URL: "https://"}.Validate(), `invalid HTTP endpoint URL "https://": want https://host[:port]/path`)
+	m(webhook.Config{URL: "https://h", ContentEncoding: "br"}.Validate(), `HTTP endpoint content encoding "br" is not supported: use NONE or GZIP`)
+	m(clickhouse.Config{Addrs: []string{"ch:9000"}}.Validate(), "no table: set Table to the table rows are inserted into")
+	m(clickhouse.Config{}.Validate(), "no server address: set Addrs to the native-protocol host:port of each server, such as 127.0.0.1:9000")
+	m(clickhouse.Config{Addrs: []string{"ch:9000"}, Table: "t", UnknownFields: "x"}.Validate(), `UnknownFields is "x": want ignore or reject`)
+	m(clickhouse.Config{Addrs: []string{"ch:9000"}, Table: "t", CreateTable: true}.Validate(), "CreateTable needs the columns, each with a type")
 
 	const msg = "needs master keys: give hydrant serve a key file (encryption.key_file in the config)"
 	if got := apiMessage(msg); got != msg {

@@ -164,13 +164,13 @@ func TestCreateErrors(t *testing.T) {
 	}), "InvalidArgumentException", "DeliveryStreamType KinesisStreamAsSource is not supported")
 	f("unknown type", in("k", func(i *firehose.CreateDeliveryStreamInput) { i.DeliveryStreamType = "Carrier" }), "ValidationException",
 		"Value 'Carrier' at 'deliveryStreamType' failed to satisfy constraint: Member must satisfy enum value set: [DirectPut, KinesisStreamAsSource, MSKAsSource, DatabaseAsSource]")
-	f("http endpoint", in("k", func(i *firehose.CreateDeliveryStreamInput) {
+	f("splunk", in("k", func(i *firehose.CreateDeliveryStreamInput) {
 		i.ExtendedS3DestinationConfiguration = nil
-		i.HttpEndpointDestinationConfiguration = &types.HttpEndpointDestinationConfiguration{
-			EndpointConfiguration: &types.HttpEndpointConfiguration{Url: aws.String("https://example.com")},
-			S3Configuration:       &types.S3DestinationConfiguration{BucketARN: aws.String("arn:aws:s3:::b"), RoleARN: aws.String("arn:aws:iam::123456789012:role/r")},
+		i.SplunkDestinationConfiguration = &types.SplunkDestinationConfiguration{
+			HECEndpoint: aws.String("https://splunk.example.com"), HECEndpointType: types.HECEndpointTypeRaw,
+			S3Configuration: &types.S3DestinationConfiguration{BucketARN: aws.String("arn:aws:s3:::b"), RoleARN: aws.String("arn:aws:iam::123456789012:role/r")},
 		}
-	}), "InvalidArgumentException", "HttpEndpointDestinationConfiguration is not supported by Hydrant")
+	}), "InvalidArgumentException", "SplunkDestinationConfiguration is not supported by Hydrant: use ExtendedS3DestinationConfiguration, HttpEndpointDestinationConfiguration or HydrantClickHouseDestinationConfiguration.")
 	f("no destination", in("k", func(i *firehose.CreateDeliveryStreamInput) { i.ExtendedS3DestinationConfiguration = nil }),
 		"InvalidArgumentException", "A destination is required")
 	f("two destinations", in("k", func(i *firehose.CreateDeliveryStreamInput) {
@@ -340,9 +340,9 @@ func TestUpdateDestination(t *testing.T) {
 		"ValidationException", "Value '129' at 'extendedS3DestinationUpdate.bufferingHints.sizeInMBs' failed to satisfy constraint: Member must have value less than or equal to 128")
 	_, err = h.client.UpdateDestination(ctx, &firehose.UpdateDestinationInput{
 		DeliveryStreamName: aws.String("s"), CurrentDeliveryStreamVersionId: aws.String("3"), DestinationId: aws.String(destinationID),
-		HttpEndpointDestinationUpdate: &types.HttpEndpointDestinationUpdate{},
+		SplunkDestinationUpdate: &types.SplunkDestinationUpdate{},
 	})
-	wantAPIError(t, "UpdateDestination(http endpoint)", err, "InvalidArgumentException", "HttpEndpointDestinationUpdate is not supported by Hydrant")
+	wantAPIError(t, "UpdateDestination(splunk)", err, "InvalidArgumentException", "SplunkDestinationUpdate is not supported by Hydrant")
 }
 
 func TestPutRecord(t *testing.T) {

@@ -28,14 +28,12 @@ func (a *API) createDeliveryStream(rq *request) error {
 	if err := decodeJSON(rq.body, &in); err != nil {
 		return err
 	}
+	dests := in.destinations()
 	var v validator
 	v.name("deliveryStreamName", in.DeliveryStreamName, true)
 	v.enum("deliveryStreamType", in.DeliveryStreamType, enumStreamType)
-	if in.ExtendedS3DestinationConfiguration != nil {
-		validateS3(&v, "extendedS3DestinationConfiguration", in.ExtendedS3DestinationConfiguration, true, true)
-	}
-	if in.S3DestinationConfiguration != nil {
-		validateS3(&v, "s3DestinationConfiguration", in.S3DestinationConfiguration, true, false)
+	for i := range dests {
+		dests[i].validate(&v)
 	}
 	validateStreamEncryption(&v, "deliveryStreamEncryptionConfigurationInput", in.DeliveryStreamEncryptionConfigurationInput)
 	if in.Tags != nil {
@@ -54,48 +52,26 @@ func (a *API) createDeliveryStream(rq *request) error {
 		return invalidArgument("DeliveryStreamType " + *t + " is not supported by Hydrant: only DirectPut streams are.")
 	}
 	if m := in.unsupported(); m != "" {
-		return invalidArgument(m + " is not supported by Hydrant: use ExtendedS3DestinationConfiguration.")
+		return invalidArgument(m + " is not supported by Hydrant: use " + createMembers + ".")
 	}
-	var d *s3Destination
-	switch {
-	case in.ExtendedS3DestinationConfiguration != nil && in.S3DestinationConfiguration != nil:
-		return invalidArgument("Specify only one of ExtendedS3DestinationConfiguration and S3DestinationConfiguration.")
-	case in.ExtendedS3DestinationConfiguration != nil:
-		d, rq.destParam = in.ExtendedS3DestinationConfiguration, paramExtendedS3
-	case in.S3DestinationConfiguration != nil:
-		d, rq.destParam = in.S3DestinationConfiguration, paramS3
-	default:
-		return invalidArgument("A destination is required: specify ExtendedS3DestinationConfiguration.")
+	d, err := oneDestination(dests, "destination", createMembers)
+	if err != nil {
+		return err
 	}
-	if err := unsupportedS3(rq.destParam, d, rq.destParam == paramExtendedS3); err != nil {
+	rq.destParam = d.param
+	if err := d.refuse(); err != nil {
 		return err
 	}
 	var enc delivery.LogEncryption
 	if e := in.DeliveryStreamEncryptionConfigurationInput; e != nil {
-		var err error
 		if enc, err = logEncryption(e); err != nil {
 			return err
 		}
 	}
 
-	cfg := delivery.StreamConfig{
-		Name: rq.stream,
-		Destination: delivery.Destination{
-			Buffering: delivery.BufferingHints{
-				SizeMB:          delivery.DefaultBufferSizeMB,
-				IntervalSeconds: delivery.DefaultBufferIntervalSec,
-			},
-			Compression: delivery.Uncompressed,
-		},
-	}
-	mergeS3(&cfg.Destination, d)
-	if err := mergeFeatures(&cfg.Destination, rq.destParam, d, rq.destParam == paramExtendedS3); err != nil {
+	cfg := delivery.StreamConfig{Name: rq.stream, Destination: newDestination()}
+	if err := d.merge(&cfg.Destination); err != nil {
 		return err
-	}
-	if rq.destParam == paramExtendedS3 {
-		if err := mergeBackup(&cfg.Destination.Backup, rq.destParam, d.S3BackupMode, d.S3BackupConfiguration); err != nil {
-			return err
-		}
 	}
 	if len(in.Tags) > 0 {
 		cfg.Tags = make(map[string]string, len(in.Tags))
@@ -116,6 +92,12 @@ func (a *API) createDeliveryStream(rq *request) error {
 	}
 	return a.writeJSON(rq, createDeliveryStreamOutput{DeliveryStreamARN: a.arn(info.Config.Name)})
 }
+
+// The destination members messages suggest.
+const (
+	createMembers = paramExtendedS3 + ", " + paramHTTP + " or " + paramClickHouse
+	updateMembers = paramExtendedS3Update + ", " + paramHTTPUpdate + " or " + paramClickHouseUpdate
+)
 
 // validateS3 checks an S3 destination's members against the model. On
 // create, BucketARN and RoleARN are required; updates are partial. An
@@ -225,26 +207,25 @@ func (a *API) describeDeliveryStream(rq *request) error {
 	return a.writeJSON(rq, out)
 }
 
-// description renders a stream the way DescribeDeliveryStream reports an
-// S3 stream.
+// description renders a stream as DescribeDeliveryStream reports it.
 func (a *API) description(info delivery.StreamInfo) deliveryStreamDescription {
-	d := info.Config.Destination
-	s3 := s3DestinationDescription{
-		BucketARN:                bucketARN(d.Bucket),
-		RoleARN:                  d.RoleARN,
-		Prefix:                   d.Prefix,
-		ErrorOutputPrefix:        d.ErrorOutputPrefix,
-		BufferingHints:           bufferingHintsOutput{SizeInMBs: d.Buffering.SizeMB, IntervalInSeconds: d.Buffering.IntervalSeconds},
-		CompressionFormat:        d.Compression,
-		EncryptionConfiguration:  describeEncryption(d.Encryption),
-		CloudWatchLoggingOptions: cloudWatchLoggingOptions{Enabled: false},
+	d := &info.Config.Destination
+	dest := destinationDescription{DestinationId: destinationID}
+	switch d.Kind() {
+	case delivery.KindHTTP:
+		dest.HttpEndpointDestinationDescription = describeHTTP(d)
+	case delivery.KindClickHouse:
+		dest.HydrantClickHouseDestinationDescription = describeClickHouse(d)
+	default:
+		s3 := describeS3(d)
+		ext := s3
+		ext.ProcessingConfiguration = describeProcessing(d.Processing)
+		ext.DynamicPartitioningConfiguration = describePartitioning(d.DynamicPartitioning)
+		ext.DataFormatConversionConfiguration = describeConversion(d.FormatConversion)
+		ext.S3BackupMode = describeBackupMode(d.Backup)
+		ext.S3BackupDescription = describeBackup(d, &s3)
+		dest.ExtendedS3DestinationDescription, dest.S3DestinationDescription = &ext, &s3
 	}
-	ext := s3
-	ext.ProcessingConfiguration = describeProcessing(d.Processing)
-	ext.DynamicPartitioningConfiguration = describePartitioning(d.DynamicPartitioning)
-	ext.DataFormatConversionConfiguration = describeConversion(d.FormatConversion)
-	ext.S3BackupMode = describeBackupMode(d.Backup)
-	ext.S3BackupDescription = describeBackup(&d, &s3)
 	desc := deliveryStreamDescription{
 		DeliveryStreamName:                    info.Config.Name,
 		DeliveryStreamARN:                     a.arn(info.Config.Name),
@@ -253,12 +234,8 @@ func (a *API) description(info delivery.StreamInfo) deliveryStreamDescription {
 		DeliveryStreamType:                    "DirectPut",
 		VersionId:                             strconv.Itoa(info.VersionID),
 		CreateTimestamp:                       epochSeconds(info.CreatedAt),
-		Destinations: []destinationDescription{{
-			DestinationId:                    destinationID,
-			ExtendedS3DestinationDescription: &ext,
-			S3DestinationDescription:         &s3,
-		}},
-		HasMoreDestinations: false,
+		Destinations:                          []destinationDescription{dest},
+		HasMoreDestinations:                   false,
 	}
 	if !info.UpdatedAt.IsZero() {
 		t := epochSeconds(info.UpdatedAt)
@@ -323,17 +300,15 @@ func (a *API) updateDestination(rq *request) error {
 	if err := decodeJSON(rq.body, &in); err != nil {
 		return err
 	}
+	updates := in.destinations()
 	var v validator
 	v.name("deliveryStreamName", in.DeliveryStreamName, true)
 	v.required("currentDeliveryStreamVersionId", in.CurrentDeliveryStreamVersionId != nil)
 	v.str("currentDeliveryStreamVersionId", in.CurrentDeliveryStreamVersionId, 1, 50, &patVersionID)
 	v.required("destinationId", in.DestinationId != nil)
 	v.str("destinationId", in.DestinationId, 1, 100, &patDestinationID)
-	if in.ExtendedS3DestinationUpdate != nil {
-		validateS3(&v, "extendedS3DestinationUpdate", in.ExtendedS3DestinationUpdate, false, true)
-	}
-	if in.S3DestinationUpdate != nil {
-		validateS3(&v, "s3DestinationUpdate", in.S3DestinationUpdate, false, false)
+	for i := range updates {
+		updates[i].validate(&v)
 	}
 	if err := v.err(); err != nil {
 		return err
@@ -341,20 +316,14 @@ func (a *API) updateDestination(rq *request) error {
 	rq.stream = *in.DeliveryStreamName
 
 	if m := in.unsupported(); m != "" {
-		return invalidArgument(m + " is not supported by Hydrant: use ExtendedS3DestinationUpdate.")
+		return invalidArgument(m + " is not supported by Hydrant: use " + updateMembers + ".")
 	}
-	var upd *s3Destination
-	switch {
-	case in.ExtendedS3DestinationUpdate != nil && in.S3DestinationUpdate != nil:
-		return invalidArgument("Specify only one of ExtendedS3DestinationUpdate and S3DestinationUpdate.")
-	case in.ExtendedS3DestinationUpdate != nil:
-		upd, rq.destParam = in.ExtendedS3DestinationUpdate, paramExtendedS3Update
-	case in.S3DestinationUpdate != nil:
-		upd, rq.destParam = in.S3DestinationUpdate, paramS3Update
-	default:
-		return invalidArgument("A destination update is required: specify ExtendedS3DestinationUpdate.")
+	upd, err := oneDestination(updates, "destination update", updateMembers)
+	if err != nil {
+		return err
 	}
-	if err := unsupportedS3(rq.destParam, upd, rq.destParam == paramExtendedS3Update); err != nil {
+	rq.destParam = upd.param
+	if err := upd.refuse(); err != nil {
 		return err
 	}
 
@@ -371,17 +340,19 @@ func (a *API) updateDestination(rq *request) error {
 	if perr != nil || version != info.VersionID {
 		return delivery.ErrVersionMismatch
 	}
-	// dest shares the schema's columns with info: merging replaces them,
-	// never writes into them.
+	// dest shares its lists and maps (the schema's columns, …) with info:
+	// merging replaces them, never writes into them.
 	dest := info.Config.Destination
-	mergeS3(&dest, upd)
-	if err := mergeFeatures(&dest, rq.destParam, upd, rq.destParam == paramExtendedS3Update); err != nil {
-		return err
-	}
-	if rq.destParam == paramExtendedS3Update {
-		if err := mergeBackup(&dest.Backup, rq.destParam, upd.S3BackupMode, upd.S3BackupUpdate); err != nil {
-			return err
+	if kind := dest.Kind(); kind != upd.kind {
+		// Another kind of destination replaces this one, as in Firehose.
+		if m := upd.missing(); m != "" {
+			return invalidArgument("Firehose " + rq.stream + " delivers to " + kindName(kind) + ": changing its destination to " + kindName(upd.kind) +
+				" takes a complete configuration, as CreateDeliveryStream does, and " + upd.param + "." + m + " is missing.")
 		}
+		dest = newDestination()
+	}
+	if err := upd.merge(&dest); err != nil {
+		return err
 	}
 	if err := a.streams.UpdateDestination(rq.ctx, rq.stream, version, dest); err != nil {
 		return err

@@ -91,6 +91,22 @@ func (v *validator) str(path string, s *string, minLen, maxLen int, pat *constra
 	v.length(quote(*s), path, n, minLen, maxLen)
 }
 
+// redacted stands for the value of a sensitive member in messages, as AWS
+// words it.
+const redacted = "'*** Sensitive Data Redacted ***'"
+
+// sensitive checks an optional string member the model marks sensitive
+// (an endpoint URL, an access key): the message does not repeat its value.
+func (v *validator) sensitive(path string, s *string, minLen, maxLen int, pat *constraint) {
+	if s == nil {
+		return
+	}
+	if pat != nil && !pat.re.MatchString(*s) {
+		v.add(redacted, path, "Member must satisfy regular expression pattern: "+pat.text)
+	}
+	v.length(redacted, path, utf8.RuneCountInString(*s), minLen, maxLen)
+}
+
 func (v *validator) length(value, path string, n, minLen, maxLen int) {
 	if n < minLen {
 		v.add(value, path, "Member must have length greater than or equal to "+strconv.Itoa(minLen))

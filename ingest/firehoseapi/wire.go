@@ -17,7 +17,12 @@ type createDeliveryStreamInput struct {
 	DeliveryStreamType                 *string
 	ExtendedS3DestinationConfiguration *s3Destination
 	S3DestinationConfiguration         *s3Destination
-	Tags                               []tag
+	// HttpEndpointDestinationConfiguration is httpendpoint.go's.
+	HttpEndpointDestinationConfiguration *httpEndpointDestination
+	// HydrantClickHouseDestinationConfiguration is Hydrant's extension
+	// (clickhouse.go).
+	HydrantClickHouseDestinationConfiguration *clickHouseDestination
+	Tags                                      []tag
 	// DeliveryStreamEncryptionConfigurationInput turns on the encryption
 	// of the stream's log at rest (encryption.go).
 	DeliveryStreamEncryptionConfigurationInput *streamEncryptionInput
@@ -32,7 +37,6 @@ type createDeliveryStreamInput struct {
 	AmazonopensearchserviceDestinationConfiguration    json.RawMessage
 	AmazonOpenSearchServerlessDestinationConfiguration json.RawMessage
 	SplunkDestinationConfiguration                     json.RawMessage
-	HttpEndpointDestinationConfiguration               json.RawMessage
 	SnowflakeDestinationConfiguration                  json.RawMessage
 	IcebergDestinationConfiguration                    json.RawMessage
 }
@@ -49,7 +53,6 @@ func (in *createDeliveryStreamInput) unsupported() string {
 		{"AmazonopensearchserviceDestinationConfiguration", in.AmazonopensearchserviceDestinationConfiguration},
 		{"AmazonOpenSearchServerlessDestinationConfiguration", in.AmazonOpenSearchServerlessDestinationConfiguration},
 		{"SplunkDestinationConfiguration", in.SplunkDestinationConfiguration},
-		{"HttpEndpointDestinationConfiguration", in.HttpEndpointDestinationConfiguration},
 		{"SnowflakeDestinationConfiguration", in.SnowflakeDestinationConfiguration},
 		{"IcebergDestinationConfiguration", in.IcebergDestinationConfiguration},
 	})
@@ -149,13 +152,17 @@ type updateDestinationInput struct {
 	DestinationId                  *string
 	ExtendedS3DestinationUpdate    *s3Destination
 	S3DestinationUpdate            *s3Destination
+	// HttpEndpointDestinationUpdate is httpendpoint.go's.
+	HttpEndpointDestinationUpdate *httpEndpointDestination
+	// HydrantClickHouseDestinationUpdate is Hydrant's extension
+	// (clickhouse.go).
+	HydrantClickHouseDestinationUpdate *clickHouseDestination
 
 	RedshiftDestinationUpdate                   json.RawMessage
 	ElasticsearchDestinationUpdate              json.RawMessage
 	AmazonopensearchserviceDestinationUpdate    json.RawMessage
 	AmazonOpenSearchServerlessDestinationUpdate json.RawMessage
 	SplunkDestinationUpdate                     json.RawMessage
-	HttpEndpointDestinationUpdate               json.RawMessage
 	SnowflakeDestinationUpdate                  json.RawMessage
 	IcebergDestinationUpdate                    json.RawMessage
 }
@@ -167,7 +174,6 @@ func (in *updateDestinationInput) unsupported() string {
 		{"AmazonopensearchserviceDestinationUpdate", in.AmazonopensearchserviceDestinationUpdate},
 		{"AmazonOpenSearchServerlessDestinationUpdate", in.AmazonOpenSearchServerlessDestinationUpdate},
 		{"SplunkDestinationUpdate", in.SplunkDestinationUpdate},
-		{"HttpEndpointDestinationUpdate", in.HttpEndpointDestinationUpdate},
 		{"SnowflakeDestinationUpdate", in.SnowflakeDestinationUpdate},
 		{"IcebergDestinationUpdate", in.IcebergDestinationUpdate},
 	})
@@ -225,10 +231,15 @@ type streamEncryption struct {
 	Status  string
 }
 
+// destinationDescription holds the description of the destination's kind:
+// both S3 descriptions for an object destination, as Firehose gives them,
+// or the HTTP endpoint's, or ClickHouse's.
 type destinationDescription struct {
-	DestinationId                    string
-	ExtendedS3DestinationDescription *s3DestinationDescription `json:",omitempty"`
-	S3DestinationDescription         *s3DestinationDescription `json:",omitempty"`
+	DestinationId                           string
+	ExtendedS3DestinationDescription        *s3DestinationDescription           `json:",omitempty"`
+	S3DestinationDescription                *s3DestinationDescription           `json:",omitempty"`
+	HttpEndpointDestinationDescription      *httpEndpointDestinationDescription `json:",omitempty"`
+	HydrantClickHouseDestinationDescription *clickHouseDestinationDescription   `json:",omitempty"`
 }
 
 type s3DestinationDescription struct {
