@@ -34,7 +34,9 @@ type Options struct {
 	NewStore func(cfg s3.Config) (ObjectStore, error)
 	// NewRecordSink makes the sink of a stream whose destination is an
 	// HTTP endpoint or ClickHouse; nil refuses such destinations.
-	NewRecordSink func(stream string, d *Destination) (RecordSink, error)
+	// Each attempt the sink makes (a request, an INSERT) is reported to
+	// attempt, for the stream's delivery metrics.
+	NewRecordSink func(stream string, d *Destination, attempt func(ok bool, took time.Duration)) (RecordSink, error)
 	// Keys are the master keys of client-side encryption; nil means none,
 	// and destinations that ask for it are refused.
 	Keys *encrypt.Keyring

@@ -121,12 +121,23 @@ func (s *stream) sinkFor(dest *Destination) (RecordSink, error) {
 		return nil, fmt.Errorf("this server cannot deliver to %s destinations", dest.Kind())
 	}
 	s.closeSink()
-	sink, err := s.m.opts.NewRecordSink(s.name, dest)
+	sink, err := s.m.opts.NewRecordSink(s.name, dest, s.observeAttempt)
 	if err != nil {
 		return nil, err
 	}
 	s.sink, s.sinkDest = sink, *dest
 	return sink, nil
+}
+
+// observeAttempt counts one attempt of the stream's record sink to
+// deliver (one HTTP request, one INSERT).
+func (s *stream) observeAttempt(ok bool, took time.Duration) {
+	s.metrics.deliveryDuration.Observe(took.Seconds())
+	if ok {
+		s.metrics.attemptsOK.Inc()
+	} else {
+		s.metrics.attemptsErr.Inc()
+	}
 }
 
 func (s *stream) closeSink() {
@@ -163,15 +174,10 @@ func (s *stream) deliverRecords(ctx context.Context, b *batch) outcome {
 		if err != nil {
 			return err
 		}
-		start := time.Now()
+		// The sink reports its attempts itself (observeAttempt): one
+		// Deliver may retry many requests.
 		failed, err = sink.Deliver(ctx, batchID, recs)
-		s.metrics.deliveryDuration.Observe(time.Since(start).Seconds())
-		if err != nil {
-			s.metrics.attemptsErr.Inc()
-			return err
-		}
-		s.metrics.attemptsOK.Inc()
-		return nil
+		return err
 	})
 	if !ok {
 		return stopped

@@ -51,7 +51,7 @@ func TestRecordSinkDestination(t *testing.T) {
 	var made []string
 	m, err := NewManager(Options{DataDir: t.TempDir(), Store: store, FlushTimeout: time.Second,
 		Retry: Backoff{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond},
-		NewRecordSink: func(stream string, d *Destination) (RecordSink, error) {
+		NewRecordSink: func(stream string, d *Destination, _ func(bool, time.Duration)) (RecordSink, error) {
 			made = append(made, stream+" "+d.Kind())
 			return sink, nil
 		}})

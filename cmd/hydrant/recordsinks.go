@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/hydrantio/hydrant/delivery"
 	"github.com/hydrantio/hydrant/record"
@@ -18,15 +19,15 @@ const errCodeClickHouseRow = "ClickHouse.InvalidRecord"
 // newRecordSinks returns delivery's factory of HTTP endpoint and
 // ClickHouse sinks. arn names a stream as the Firehose API does; the HTTP
 // endpoint protocol sends it in X-Amz-Firehose-Source-Arn.
-func newRecordSinks(logger *slog.Logger, arn func(stream string) string) func(string, *delivery.Destination) (delivery.RecordSink, error) {
-	return func(stream string, d *delivery.Destination) (delivery.RecordSink, error) {
+func newRecordSinks(logger *slog.Logger, arn func(stream string) string) func(string, *delivery.Destination, func(bool, time.Duration)) (delivery.RecordSink, error) {
+	return func(stream string, d *delivery.Destination, attempt func(bool, time.Duration)) (delivery.RecordSink, error) {
 		switch d.Kind() {
 		case delivery.KindHTTP:
 			cfg := d.HTTP
 			if cfg.SourceARN == "" {
 				cfg.SourceARN = arn(stream)
 			}
-			s, err := webhook.New(cfg, logger.With("stream", stream, "sink", "http"))
+			s, err := webhook.New(cfg, logger.With("stream", stream, "sink", "http"), webhook.WithAttemptObserver(attempt))
 			if err != nil {
 				return nil, err
 			}
@@ -36,7 +37,7 @@ func newRecordSinks(logger *slog.Logger, arn func(stream string) string) func(st
 			if err != nil {
 				return nil, err
 			}
-			return clickhouseSink{s}, nil
+			return clickhouseSink{s, attempt}, nil
 		}
 		return nil, errors.New("not a record destination")
 	}
@@ -65,10 +66,15 @@ func (w webhookSink) Close() error { return w.s.Close() }
 
 // clickhouseSink adapts clickhouse.Sink: the rows it rejected become
 // failed records; an insert that failed is retried whole.
-type clickhouseSink struct{ s *clickhouse.Sink }
+type clickhouseSink struct {
+	s       *clickhouse.Sink
+	attempt func(ok bool, took time.Duration)
+}
 
 func (c clickhouseSink) Deliver(ctx context.Context, _ string, recs []record.Record) ([]delivery.FailedRecord, error) {
+	start := time.Now()
 	rejected, err := c.s.Insert(ctx, recs)
+	c.attempt(err == nil, time.Since(start))
 	if err != nil {
 		return nil, err
 	}

@@ -40,14 +40,20 @@ type typed[T any] interface {
 	values() []T
 }
 
-// newColumn returns an empty column buffer for t. Inside an Array or
-// LowCardinality, strings and FixedStrings are handed out as []string.
-func newColumn(t *chType, inArray bool) column {
+// newColumn returns an empty column buffer for t; lowCard says it is
+// inside a LowCardinality.
+func newColumn(t *chType, lowCard bool) column {
 	switch t.kind {
 	case kString:
-		return &stringCol{asStrings: inArray}
+		if lowCard {
+			return &stringCol{form: asCopies}
+		}
+		return &stringCol{form: asAliases}
 	case kFixedString:
-		return &stringCol{size: t.n, asStrings: inArray}
+		if lowCard {
+			return &stringCol{size: t.n, form: asCopies}
+		}
+		return &stringCol{size: t.n, form: asBytes}
 	case kUInt8:
 		return newScalar(uintConv[uint8](math.MaxUint8))
 	case kUInt16:
@@ -78,23 +84,17 @@ func newColumn(t *chType, inArray bool) column {
 		return newScalar(uuidConv)
 	case kLowCardinality:
 		// LowCardinality is an encoding: the values are those of its type.
-		// clickhouse-go keeps its strings, as dictionary keys, until the
-		// batch is sent: they must not alias a buffer.
-		c := newColumn(t.elem, true)
-		if n, ok := c.(*nullableCol[string]); ok {
-			n.inner.(*stringCol).alias = false
-		}
-		return c
+		return newColumn(t.elem, true)
 	case kArray:
 		// Elements go to clickhouse-go a row at a time, as []*T: a pointer
 		// goes into an interface without an allocation, a T does not.
-		elem := newColumn(t.elem, true)
+		elem := newColumn(t.elem, false)
 		if t.elem.kind != kNullable && t.elem.kind != kArray {
 			elem = pointers(elem)
 		}
 		return &arrayCol{elem: elem, elemNullable: t.elem.nullable(), elemType: t.elem.String()}
 	case kNullable:
-		return pointers(newColumn(t.elem, inArray))
+		return pointers(newColumn(t.elem, lowCard))
 	}
 	panic("clickhouse: no column buffer for " + t.String()) // parseType admits no other type
 }
@@ -104,7 +104,9 @@ func newColumn(t *chType, inArray bool) column {
 func pointers(inner column) column {
 	switch inner := inner.(type) {
 	case *stringCol:
-		inner.asStrings, inner.alias = true, true
+		if inner.form == asBytes {
+			inner.form = asAliases
+		}
 		return &nullableCol[string]{inner: inner}
 	case *scalar[uint8]:
 		return &nullableCol[uint8]{inner: inner}
@@ -189,17 +191,28 @@ type stringCol struct {
 	buf  []byte
 	ends []int
 	size int // FixedString's size; 0 for String
-	// asStrings hands the values out as []string (inside an Array or
-	// LowCardinality, or under Nullable) instead of [][]byte.
-	asStrings bool
-	// alias makes those strings point into buf instead of copying it.
-	// They are handed, as []*string, to clickhouse-go, which copies each
-	// into its own column as it appends it; buf is written again only
-	// after that, when the buffer is reused.
-	alias bool
+	form stringOut
+	// The values, as prepare hands them out.
 	bytes [][]byte
 	strs  []string
 }
+
+// stringOut is how a stringCol hands its values to clickhouse-go.
+type stringOut uint8
+
+const (
+	// asAliases is []string pointing into buf, instead of copies: the
+	// driver copies each string into its own column as it appends it,
+	// and buf is written again only after that, when the buffer is
+	// reused. The String type's way, and every []*string's.
+	asAliases stringOut = iota
+	// asBytes is [][]byte: FixedString's, which the driver pads without
+	// an allocation.
+	asBytes
+	// asCopies is []string of copies: LowCardinality's, whose dictionary
+	// keeps the strings until the batch is sent.
+	asCopies
+)
 
 func (c *stringCol) add(v []byte) error {
 	start := len(c.buf)
@@ -235,32 +248,27 @@ func (c *stringCol) end(i int) int {
 }
 
 func (c *stringCol) prepare() {
-	if c.asStrings {
-		c.strs = c.strs[:0]
-		for i := range c.ends {
-			v := c.buf[c.end(i-1):c.ends[i]]
-			switch {
-			case !c.alias:
-				c.strs = append(c.strs, string(v))
-			case len(v) == 0:
-				c.strs = append(c.strs, "")
-			default:
-				c.strs = append(c.strs, unsafe.String(&v[0], len(v)))
-			}
-		}
-		return
-	}
-	c.bytes = c.bytes[:0]
+	c.bytes, c.strs = c.bytes[:0], c.strs[:0]
 	for i := range c.ends {
-		c.bytes = append(c.bytes, c.buf[c.end(i-1):c.ends[i]:c.ends[i]])
+		v := c.buf[c.end(i-1):c.ends[i]:c.ends[i]]
+		switch {
+		case c.form == asBytes:
+			c.bytes = append(c.bytes, v)
+		case c.form == asCopies:
+			c.strs = append(c.strs, string(v))
+		case len(v) == 0:
+			c.strs = append(c.strs, "")
+		default:
+			c.strs = append(c.strs, unsafe.String(&v[0], len(v)))
+		}
 	}
 }
 
 func (c *stringCol) out(from, to int) any {
-	if c.asStrings {
-		return c.strs[from:to]
+	if c.form == asBytes {
+		return c.bytes[from:to]
 	}
-	return c.bytes[from:to]
+	return c.strs[from:to]
 }
 
 func (c *stringCol) values() []string { return c.strs }

@@ -74,12 +74,23 @@ func (s *Sink) insertChunks(ctx context.Context, p *plan, recs []record.Record) 
 	for i := range chunks {
 		chunks[i].done = make(chan struct{})
 	}
+	workers := min(runtime.GOMAXPROCS(0), len(chunks))
+	// A worker takes a slot before it converts a chunk, and the chunk
+	// gives it back once it is appended: converted rows wait for the
+	// driver in at most 2×workers buffers, whatever the batch's size.
+	// Chunks are taken in order, so the next to append always has one.
+	slots := make(chan struct{}, 2*workers)
+	quit := make(chan struct{})
 	var next atomic.Int64
-	var stop atomic.Bool
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(chunks)) {
+	for range workers {
 		wg.Go(func() {
-			for !stop.Load() {
+			for {
+				select {
+				case slots <- struct{}{}:
+				case <-quit:
+					return
+				}
 				i := int(next.Add(1) - 1)
 				if i >= len(chunks) {
 					return
@@ -93,7 +104,7 @@ func (s *Sink) insertChunks(ctx context.Context, p *plan, recs []record.Record) 
 		})
 	}
 	defer func() {
-		stop.Store(true)
+		close(quit)
 		wg.Wait()
 		for _, c := range chunks {
 			if c.buf != nil {
@@ -116,6 +127,7 @@ func (s *Sink) insertChunks(ctx context.Context, p *plan, recs []record.Record) 
 		}
 		p.putBuf(c.buf)
 		c.buf = nil
+		<-slots
 	}
 	if err := s.send(p, batch); err != nil {
 		return nil, err

@@ -5,7 +5,6 @@ import (
 	"crypto/md5"
 	"crypto/tls"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -195,12 +194,46 @@ func appendObject(dst []byte, fields []field, r *rand.Rand) []byte {
 	return append(dst, '}')
 }
 
+// appendJSON writes a generated value. strconv's quoting is JSON for the
+// strings genEvents makes (no control characters but \n and \t).
 func appendJSON(dst []byte, v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
+	switch v := v.(type) {
+	case nil:
+		return append(dst, "null"...)
+	case string:
+		return strconv.AppendQuote(dst, v)
+	case uint64:
+		return strconv.AppendUint(dst, v, 10)
+	case uint32:
+		return strconv.AppendUint(dst, uint64(v), 10)
+	case int32:
+		return strconv.AppendInt(dst, int64(v), 10)
+	case int64:
+		return strconv.AppendInt(dst, v, 10)
+	case int:
+		return strconv.AppendInt(dst, int64(v), 10)
+	case float64:
+		return strconv.AppendFloat(dst, v, 'g', -1, 64)
+	case []string:
+		dst = append(dst, '[')
+		for i, e := range v {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = strconv.AppendQuote(dst, e)
+		}
+		return append(dst, ']')
+	case []any:
+		dst = append(dst, '[')
+		for i, e := range v {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSON(dst, e)
+		}
+		return append(dst, ']')
 	}
-	return append(dst, b...)
+	panic(fmt.Sprintf("appendJSON: %T", v))
 }
 
 // checksum is eventChecksum computed in Go over the rows that convert.
@@ -224,42 +257,50 @@ func TestInsert100k(t *testing.T) {
 	cfg.CreateTable = true
 	s := newSink(t, cfg)
 
-	const n, batch = 100_000, 5_000
+	// Batches of every size: one record, a few thousand, and more than
+	// chunkRows, which several goroutines convert.
+	const n = 100_000
+	sizes := []int{30_000, 5_000, 1, 25_000, 999, 20_000, 19_000}
 	evs := genEvents(n, 7)
 	began := time.Now()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var rejected []int
-	work := make(chan int)
+	type span struct{ from, to int }
+	work := make(chan span)
 	for range 4 {
 		wg.Go(func() {
-			for from := range work {
-				rs := make([]record.Record, 0, batch)
-				for _, e := range evs[from : from+batch] {
+			for w := range work {
+				rs := make([]record.Record, 0, w.to-w.from)
+				for _, e := range evs[w.from:w.to] {
 					rs = append(rs, record.Record{Data: e.json})
 				}
 				rej := insert(t, s, rs)
 				mu.Lock()
 				for _, r := range rej {
-					rejected = append(rejected, from+r.Index)
+					rejected = append(rejected, w.from+r.Index)
 				}
 				mu.Unlock()
 			}
 		})
 	}
-	for from := 0; from < n; from += batch {
-		work <- from
+	from := 0
+	for _, size := range sizes {
+		work <- span{from, from + size}
+		from += size
 	}
 	close(work)
 	wg.Wait()
+	if from != n {
+		t.Fatalf("the batches hold %d records; want %d", from, n)
+	}
 	t.Logf("%d records inserted in %v", n, time.Since(began).Round(time.Millisecond))
 
 	wantRejected := 0
-	for i, e := range evs {
+	for _, e := range evs {
 		if e.bad {
 			wantRejected++
 		}
-		_ = i
 	}
 	if len(rejected) != wantRejected {
 		t.Errorf("%d records rejected; want %d", len(rejected), wantRejected)
@@ -519,6 +560,15 @@ func TestRestart(t *testing.T) {
 	var e *Error
 	if !errors.As(err, &e) || e.Permanent {
 		t.Fatalf("Insert with the server down = %v; want a retryable *Error", err)
+	}
+	// A batch large enough to be converted by several goroutines fails
+	// the same way, and they stop.
+	var big []record.Record
+	for len(big) <= 3*chunkRows {
+		big = append(big, batches[0]...)
+	}
+	if _, err := s.Insert(ctx, big); err == nil || IsPermanent(err) {
+		t.Fatalf("Insert of %d records with the server down = %v; want a retryable error", len(big), err)
 	}
 	srv.Start()
 

@@ -82,9 +82,10 @@ type Sink struct {
 	client *http.Client
 	logger *slog.Logger
 
-	now    func() time.Time
-	sleep  func(ctx context.Context, d time.Duration) error
-	random func() float64
+	now     func() time.Time
+	sleep   func(ctx context.Context, d time.Duration) error
+	random  func() float64
+	observe func(ok bool, took time.Duration)
 
 	mu   sync.Mutex
 	free []*encoder // idle encoders, kept with their buffers
@@ -100,6 +101,14 @@ type Option func(*Sink)
 // retry duration is counted in the durations asked of sleep.
 func WithClock(now func() time.Time, sleep func(ctx context.Context, d time.Duration) error) Option {
 	return func(s *Sink) { s.now, s.sleep = now, sleep }
+}
+
+// WithAttemptObserver makes the sink call observe after every request
+// attempt with whether it succeeded and how long it took: the caller's
+// metrics then count attempts as Firehose does, per request, retries
+// included.
+func WithAttemptObserver(observe func(ok bool, took time.Duration)) Option {
+	return func(s *Sink) { s.observe = observe }
 }
 
 // WithRandom makes the backoff's jitter come from random, which returns
@@ -290,9 +299,13 @@ func (s *Sink) deliver(ctx context.Context, enc *encoder, id string, recs []reco
 	}()
 	var waited time.Duration
 	for attempt := 1; ; attempt++ {
+		start := time.Now()
 		o, err := s.attempt(ctx, id, body)
 		if err != nil {
 			return nil, err
+		}
+		if s.observe != nil {
+			s.observe(o.ok, time.Since(start))
 		}
 		if o.ok {
 			if attempt > 1 {
