@@ -87,11 +87,11 @@ unit:
 	$(GO) test -race -count=1 -short $(PKGS)
 
 # bench runs the micro-benchmarks, then the end-to-end load benchmark
-# against real `hydrant serve` processes and a real MinIO (see
-# integration/bench).
+# against real `hydrant serve` processes, a real MinIO and a real
+# ClickHouse with its clickhouse-client (see integration/bench).
 bench: build minio clickhouse
 	HYDRANT_CLICKHOUSE=$(CLICKHOUSE) $(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./delivery/... ./ingest/... ./sinks/...
-	HYDRANT_MINIO=$(MINIO) $(GO) run ./integration/bench -hydrant $(BIN)
+	HYDRANT_MINIO=$(MINIO) HYDRANT_CLICKHOUSE=$(CLICKHOUSE) $(GO) run ./integration/bench -hydrant $(BIN)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +18,9 @@ import (
 	pq "github.com/parquet-go/parquet-go"
 
 	"github.com/hydrantio/hydrant/config"
+	"github.com/hydrantio/hydrant/record"
 	"github.com/hydrantio/hydrant/sinks/parquet"
+	"github.com/hydrantio/hydrant/sinks/webhook"
 )
 
 func TestParseSize(t *testing.T) {
@@ -152,6 +159,9 @@ func TestIngestRatios(t *testing.T) {
 
 func TestParsePhases(t *testing.T) {
 	got, err := parsePhases("minio, convert")
+	if all, err := parsePhases("clickhouse,webhook"); err != nil || !all["clickhouse"] || !all["webhook"] {
+		t.Errorf(`parsePhases("clickhouse,webhook") = %v, %v`, all, err)
+	}
 	if err != nil || len(got) != 2 || !got["minio"] || !got["convert"] {
 		t.Errorf(`parsePhases("minio, convert") = %v, %v; want minio and convert`, got, err)
 	}
@@ -243,5 +253,168 @@ func TestS3Ratios(t *testing.T) {
 	r.s3 = r.s3[1:]
 	if !r.targetsMet() {
 		t.Error("targetsMet() = false with Parquet into MinIO at 0.80 and nothing else measured")
+	}
+}
+
+func TestCHStreamConfigParses(t *testing.T) {
+	data := chStreamConfig("clickhouse", "127.0.0.1:9000", "hydrant_1", 16)
+	c, err := config.Parse("hydrant.yaml", []byte(data))
+	if err != nil {
+		t.Fatalf("config does not parse: %v\n%s", err, data)
+	}
+	d := c.Streams[0].Destination
+	ch := d.ClickHouse
+	if len(ch.Addrs) != 1 || ch.Addrs[0] != "127.0.0.1:9000" || ch.Table != "hydrant_1" || !ch.CreateTable || ch.Engine != chEngine {
+		t.Errorf("clickhouse = %+v", ch)
+	}
+	if len(ch.Columns) != len(chColumns) || d.Buffering.SizeMB != 16 {
+		t.Errorf("%d columns, %d MiB buffers; want %d, 16", len(ch.Columns), d.Buffering.SizeMB, len(chColumns))
+	}
+	for i, col := range ch.Columns {
+		if col.Name != chColumns[i].name || col.Type != chColumns[i].typ {
+			t.Errorf("column %d = %s %s; want %s %s", i, col.Name, col.Type, chColumns[i].name, chColumns[i].typ)
+		}
+	}
+	if got, want := chCreateTable("t"), "CREATE TABLE t (ts DateTime, seq UInt64, user String, event String, country String, url String, "+
+		"latency_ms UInt32, status UInt16, ua String, trace String, note String) ENGINE = MergeTree() ORDER BY tuple()"; got != want {
+		t.Errorf("chCreateTable(t) = %q; want %q", got, want)
+	}
+}
+
+func TestCHColumnsCoverRecords(t *testing.T) {
+	var rec map[string]any
+	if err := json.Unmarshal(makeRecord(rand.New(rand.NewPCG(1, 1)), 7, 1024), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec) != len(chColumns) {
+		t.Errorf("records have %d fields, the table %d columns", len(rec), len(chColumns))
+	}
+	for _, c := range chColumns {
+		if _, ok := rec[c.name]; !ok {
+			t.Errorf("records have no field %s", c.name)
+		}
+	}
+}
+
+func TestWebhookStreamConfigParses(t *testing.T) {
+	for _, e := range webhookEncodings {
+		data := webhookStreamConfig(e, "http://127.0.0.1:8080", 5)
+		c, err := config.Parse("hydrant.yaml", []byte(data))
+		if err != nil {
+			t.Fatalf("config of %s does not parse: %v\n%s", e.name, err, data)
+		}
+		h := c.Streams[0].Destination.HTTP
+		if h.URL != "http://127.0.0.1:8080" || h.ContentEncoding != e.label {
+			t.Errorf("config of %s: url %q, content_encoding %q", e.name, h.URL, h.ContentEncoding)
+		}
+	}
+}
+
+// TestDiscardReceiverTakesWebhookSink sends batches with Hydrant's own
+// webhook sink, without and with GZIP, to the discard receiver: it must
+// answer every request as the protocol says and count every record.
+func TestDiscardReceiverTakesWebhookSink(t *testing.T) {
+	d := &discardReceiver{}
+	srv := httptest.NewServer(d)
+	defer srv.Close()
+	rng := rand.New(rand.NewPCG(9, 9))
+	recs := make([]record.Record, 2500)
+	for i := range recs {
+		recs[i] = record.Record{Data: makeRecord(rng, i, 1024)}
+	}
+	for _, enc := range []string{webhook.EncodingNone, webhook.EncodingGzip} {
+		s, err := webhook.New(webhook.Config{URL: srv.URL, ContentEncoding: enc, MaxRecordsPerRequest: 1000}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := d.requests.Load()
+		if err := s.Send(context.Background(), "batch-"+enc, recs); err != nil {
+			t.Fatalf("Send with %s: %v", enc, err)
+		}
+		if n := d.requests.Load() - before; n != 3 {
+			t.Errorf("%s: %d requests; want 3", enc, n)
+		}
+	}
+	if d.records.Load() != 5000 || d.invalid.Load() != 0 {
+		t.Errorf("receiver counted %d records, %d invalid requests; want 5000, 0", d.records.Load(), d.invalid.Load())
+	}
+	if d.bodyBytes.Load() <= d.wireBytes.Load()/2 || d.wireBytes.Load() == 0 {
+		t.Errorf("body bytes %d, wire bytes %d: the GZIP bodies were not counted gunzipped", d.bodyBytes.Load(), d.wireBytes.Load())
+	}
+
+	// A body that is not the header's request is refused.
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(`{"requestId":"other","timestamp":1,"records":[]}`))
+	req.Header.Set("X-Amz-Firehose-Request-Id", "this")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || d.invalid.Load() != 1 {
+		t.Errorf("mismatched requestId: HTTP %d, %d invalid; want 400, 1", resp.StatusCode, d.invalid.Load())
+	}
+}
+
+func TestWriteRecordsFile(t *testing.T) {
+	p := newPayload("clickhouse", 3, 4, 512, false)
+	p.withTail(2)
+	path := filepath.Join(t.TempDir(), "records.json")
+	n, err := writeRecordsFile(path, p, 5) // bodies 0, 1, 2, 0, then the tail of 2
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(len(b)) || len(b) != 18*512 {
+		t.Fatalf("wrote %d bytes (file %d); want %d", n, len(b), 18*512)
+	}
+	lines := bytes.SplitAfter(b, []byte("\n"))
+	want := func(body, rec int) []byte {
+		d, _ := base64.StdEncoding.DecodeString(p.data[body][rec])
+		return d
+	}
+	for i, l := range lines[:len(lines)-1] {
+		body, rec := (i/4)%3, i%4
+		if i >= 16 {
+			body, rec = 0, i-16 // the tail: body 0's first records
+		}
+		if !bytes.Equal(l, want(body, rec)) {
+			t.Errorf("line %d is not record %d of body %d", i, rec, body)
+		}
+	}
+}
+
+func TestCHRatios(t *testing.T) {
+	round := func(clientSecs, hydrantSecs float64) chRound {
+		v := &volumeResult{records: 1000, bytes: 1000 << 10, ingest: time.Second, e2e: time.Duration(hydrantSecs * float64(time.Second)),
+			putTime: time.Second / 2, puts: 4}
+		return chRound{client: time.Duration(clientSecs * float64(time.Second)), clientParts: 1, v: v, parts: 4}
+	}
+	o := &options{producers: 8, recordSize: 1024}
+	// best client 1 s (1000 rows/s), best hydrant 2 s (500 rows/s): 0.50
+	r := &results{ch: &chResult{version: "18.16.1", rows: 1000, bufferMB: 16, rounds: []chRound{round(1, 4), round(2, 2)}}}
+	if got := r.ch.ratio(); got < 0.4999 || got > 0.5001 {
+		t.Errorf("ratio = %v; want 0.50 (best of each row)", got)
+	}
+	var out strings.Builder
+	r.printClickHouse(func(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }, o)
+	for _, want := range []string{
+		"B / A  rows/s                            0.50   target ≥ 1.00  MISSED   (each round: 0.25 1.00)",
+		"A  clickhouse-client, JSONEachRow        1000   1.00      1000          1.0          500          0     1",
+		"B  hydrant → ClickHouse                  1000   2.00       500          0.5          250          0     4",
+		"2000 rows/s while in",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("printClickHouse output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if r.targetsMet() {
+		t.Error("targetsMet() = true with ClickHouse at 0.50")
+	}
+	r.ch.rounds = []chRound{round(2, 1)}
+	if !r.targetsMet() {
+		t.Error("targetsMet() = false with ClickHouse at 2.00 and nothing else measured")
 	}
 }

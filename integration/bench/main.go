@@ -4,9 +4,11 @@
 // --discard baseline (ingest only, and with GZIP delivery running),
 // end-to-end throughput into GZIP objects, the server's peak memory,
 // end-to-end throughput into a real MinIO with GZIP and with Parquet beside
-// MinIO's own PUT throughput for objects of the same sizes, and Parquet
-// conversion on one core. `make bench` runs it; see README.md for what each
-// figure means.
+// MinIO's own PUT throughput for objects of the same sizes, Parquet
+// conversion on one core, rows per second into a real ClickHouse beside
+// clickhouse-client inserting the same rows, and requests per second into
+// a webhook that discards them. `make bench` runs it; see README.md for
+// what each figure means.
 package main
 
 import (
@@ -48,10 +50,21 @@ type options struct {
 	minioRounds    int
 	convertRecords int
 	convertRounds  int
+
+	// The ClickHouse rows.
+	clickhouse string // clickhouse-server binary; "" skips the ClickHouse rows
+	chBytes    int64
+	chBufferMB int
+	chRounds   int
+
+	// The webhook rows.
+	webhookBytes    int64
+	webhookBufferMB int
+	webhookRounds   int
 }
 
 // phaseNames are the values of -phases, in the order they run.
-var phaseNames = []string{"ingest", "e2e", "backlog", "minio", "convert"}
+var phaseNames = []string{"ingest", "e2e", "backlog", "minio", "convert", "clickhouse", "webhook"}
 
 // Targets the figures are held against.
 const (
@@ -59,11 +72,13 @@ const (
 	targetE2ERatio    = 0.6
 	targetPeakRSS     = 512 << 20
 	targetS3Ratio     = 0.7
+	targetCHRatio     = 1.0
 )
 
 func main() {
 	var o options
-	var conc, e2e, backlog, minioBytes, phases string
+	var conc, e2e, backlog, minioBytes, chBytes, webhookBytes, phases string
+	var serveReceiver bool
 	flag.StringVar(&o.bin, "hydrant", "bin/hydrant", "the hydrant binary to benchmark (make build writes bin/hydrant)")
 	flag.DurationVar(&o.duration, "duration", 6*time.Second, "measured time of each ingest row")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds of ingest rows; the best round of each row is shown")
@@ -75,7 +90,7 @@ func main() {
 	flag.IntVar(&o.recordSize, "record-size", 1024, "bytes per record")
 	flag.IntVar(&o.batch, "batch", 500, "records per PutRecordBatch request (Firehose allows 500)")
 	flag.StringVar(&o.payload, "payload", "json", "record contents: json (JSON lines, ~0.28 after gzip) or random (incompressible)")
-	flag.BoolVar(&o.quick, "quick", false, "tiny run for a smoke test (1s rows, 20 MiB end-to-end, 128 MiB backlog, 64 MiB into MinIO, one round each)")
+	flag.BoolVar(&o.quick, "quick", false, "tiny run for a smoke test (1s rows, 20 MiB end-to-end, 128 MiB backlog, 64 MiB into MinIO, 32 MiB into ClickHouse, 50 MiB into the webhook, one round each)")
 	flag.BoolVar(&o.strict, "strict", false, "exit non-zero when a target is missed, not only on errors")
 	flag.StringVar(&o.minio, "minio", os.Getenv("HYDRANT_MINIO"), "MinIO binary of the MinIO rows (make bench builds it and sets HYDRANT_MINIO); empty skips them")
 	flag.StringVar(&minioBytes, "minio-bytes", "512MiB", "record data put in each MinIO row; a multiple of the buffer avoids waiting for the interval on the last object")
@@ -83,9 +98,24 @@ func main() {
 	flag.IntVar(&o.minioRounds, "minio-rounds", 3, "rounds of the MinIO rows; the best round of each row is shown")
 	flag.IntVar(&o.convertRecords, "convert-records", 200000, "records converted in each round of the Parquet conversion row")
 	flag.IntVar(&o.convertRounds, "convert-rounds", 3, "rounds of the Parquet conversion row; the fastest is shown")
+	flag.StringVar(&o.clickhouse, "clickhouse", os.Getenv("HYDRANT_CLICKHOUSE"), "clickhouse-server of the ClickHouse rows, clickhouse-client beside it (make bench installs them and sets HYDRANT_CLICKHOUSE); empty skips them")
+	flag.StringVar(&chBytes, "clickhouse-bytes", "256MiB", "record data put in each ClickHouse row; a multiple of the buffer avoids waiting for the interval on the last insert")
+	flag.IntVar(&o.chBufferMB, "clickhouse-buffer-mb", 16, "buffer size of the ClickHouse stream, MiB of records (1..128): the records of one INSERT")
+	flag.IntVar(&o.chRounds, "clickhouse-rounds", 3, "rounds of the ClickHouse rows; the best round of each row is shown")
+	flag.StringVar(&webhookBytes, "webhook-bytes", "250MiB", "record data put in each webhook row; a multiple of the buffer avoids waiting for the interval on the last request")
+	flag.IntVar(&o.webhookBufferMB, "webhook-buffer-mb", 5, "buffer size of the webhook streams, MiB of records (1..128); 5 is Firehose's default for HTTP endpoints")
+	flag.IntVar(&o.webhookRounds, "webhook-rounds", 3, "rounds of the webhook rows; the best round of each row is shown")
+	flag.BoolVar(&serveReceiver, "serve-discard-receiver", false, "internal: run as the webhook rows' discard receiver (the bench starts itself with it)")
 	flag.StringVar(&phases, "phases", strings.Join(phaseNames, ","), "phases to run, of "+strings.Join(phaseNames, ","))
 	flag.Parse()
 
+	if serveReceiver {
+		if err := serveDiscardReceiver(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench receiver:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var err error
 	if o.concurrency, err = parseInts(conc); err != nil {
 		fatalf("-concurrency: %v", err)
@@ -99,6 +129,12 @@ func main() {
 	if o.minioBytes, err = parseSize(minioBytes); err != nil {
 		fatalf("-minio-bytes: %v", err)
 	}
+	if o.chBytes, err = parseSize(chBytes); err != nil {
+		fatalf("-clickhouse-bytes: %v", err)
+	}
+	if o.webhookBytes, err = parseSize(webhookBytes); err != nil {
+		fatalf("-webhook-bytes: %v", err)
+	}
 	if o.phases, err = parsePhases(phases); err != nil {
 		fatalf("-phases: %v", err)
 	}
@@ -107,12 +143,22 @@ func main() {
 		o.e2eBytes, o.backlogBytes = 20<<20, 128<<20
 		o.minioBytes, o.minioRounds = 64<<20, 1
 		o.convertRecords, o.convertRounds = 20000, 1
+		o.chBytes, o.chRounds = 32<<20, 1
+		o.webhookBytes, o.webhookRounds = 50<<20, 1
 	}
-	if o.rounds < 1 || o.minioRounds < 1 || o.convertRounds < 1 || o.convertRecords < 1 {
-		fatalf("-rounds, -minio-rounds, -convert-rounds and -convert-records must be at least 1")
+	if o.rounds < 1 || o.minioRounds < 1 || o.convertRounds < 1 || o.convertRecords < 1 || o.chRounds < 1 || o.webhookRounds < 1 {
+		fatalf("-rounds, -minio-rounds, -convert-rounds, -convert-records, -clickhouse-rounds and -webhook-rounds must be at least 1")
 	}
-	if o.minioBufferMB < 1 || o.minioBufferMB > 128 {
-		fatalf("-minio-buffer-mb must be 1..128")
+	if o.minioBufferMB < 1 || o.minioBufferMB > 128 || o.chBufferMB < 1 || o.chBufferMB > 128 || o.webhookBufferMB < 1 || o.webhookBufferMB > 128 {
+		fatalf("-minio-buffer-mb, -clickhouse-buffer-mb and -webhook-buffer-mb must be 1..128")
+	}
+	if o.clickhouse != "" && o.phases["clickhouse"] {
+		if _, err := os.Stat(o.clickhouse); err != nil {
+			fatalf("ClickHouse binary: %v (run `make clickhouse`, or pass -clickhouse PATH, or -clickhouse '' to skip the ClickHouse rows)", err)
+		}
+		if _, err := os.Stat(chClientBin(o.clickhouse)); err != nil {
+			fatalf("clickhouse-client beside %s: %v (run `make clickhouse`)", o.clickhouse, err)
+		}
 	}
 	if o.minio != "" && o.phases["minio"] {
 		if _, err := os.Stat(o.minio); err != nil {
@@ -220,6 +266,10 @@ type results struct {
 	minioVersion string
 	minioSkipped bool // no MinIO binary was given
 	convert      *convertResult
+
+	ch        *chResult
+	chSkipped bool             // no ClickHouse binary was given
+	webhook   []*webhookResult // one per webhookEncodings entry
 }
 
 type env struct {
@@ -294,6 +344,23 @@ func run(ctx context.Context, o *options) (*results, error) {
 		c, err := convertPhase(o)
 		r.convert = c
 		if err != nil {
+			return r, err
+		}
+	}
+
+	// 6. Into ClickHouse: hydrant end to end beside clickhouse-client
+	// inserting the same rows.
+	if o.phases["clickhouse"] {
+		if o.clickhouse == "" {
+			r.chSkipped = true
+		} else if err := clickhousePhase(ctx, o, r); err != nil {
+			return r, err
+		}
+	}
+
+	// 7. Into a webhook that discards what it gets, without and with GZIP.
+	if o.phases["webhook"] {
+		if err := webhookPhase(ctx, o, r); err != nil {
 			return r, err
 		}
 	}
@@ -503,7 +570,7 @@ type volumeSpec struct {
 	volume    int64  // record bytes put
 	random    bool   // incompressible records instead of JSON lines
 	config    string // hydrant.yaml; "" is streamConfig's GZIP stream into the embedded store
-	minioPID  int    // of the MinIO the server writes to, counted apart in the cores; 0 if none
+	destPID   int    // of the process the server delivers to (MinIO, ClickHouse, the receiver), counted apart in the cores; 0 if none
 	// verify counts the records in the objects the stopped server wrote
 	// and sets v.objects and v.objBytes; nil reads the embedded store.
 	verify func(ctx context.Context, srv *server, v *volumeResult) (records int64, err error)
@@ -547,7 +614,7 @@ func volumePhase(ctx context.Context, o *options, spec volumeSpec) (*volumeResul
 	c := newClient(srv.endpoint, o.producers)
 	defer c.close()
 	var acked atomic.Int64
-	meter := startCPUWith(srv, spec.minioPID)
+	meter := startCPUWith(srv, spec.destPID)
 	start := time.Now()
 	st, err := runVolume(ctx, c, p, o.producers, requests, &acked)
 	if ctx.Err() != nil {
@@ -604,7 +671,7 @@ func volumePhase(ctx context.Context, o *options, spec volumeSpec) (*volumeResul
 	}
 	v.cpu = meter.stop()
 	_, v.maxBacklog = srv.samples()
-	progress("%s: all delivered after %.1fs; stopping the server and verifying the objects", stream, v.e2e.Seconds())
+	progress("%s: all delivered after %.1fs; stopping the server and verifying what it delivered", stream, v.e2e.Seconds())
 
 	hwm, stopErr := srv.stop()
 	mem := &phaseMem{accepted: v.bytes, backlog: v.maxBacklog, hwm: hwm}

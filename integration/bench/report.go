@@ -75,6 +75,16 @@ func (r *results) maxOther() float64 {
 			m = max(m, round.v.cpu.other, round.bareCPU.other)
 		}
 	}
+	if r.ch != nil {
+		for _, round := range r.ch.rounds {
+			m = max(m, round.v.cpu.other, round.clientCores.other)
+		}
+	}
+	for _, w := range r.webhook {
+		for _, round := range w.rounds {
+			m = max(m, round.v.cpu.other)
+		}
+	}
 	return m
 }
 
@@ -108,6 +118,9 @@ func (r *results) targetsMet() bool {
 		if len(s.rounds) > 0 && s.ratio() < targetS3Ratio {
 			return false
 		}
+	}
+	if r.ch != nil && len(r.ch.rounds) > 0 && r.ch.ratio() < targetCHRatio {
+		return false
 	}
 	return r.peakRSS() <= targetPeakRSS
 }
@@ -173,6 +186,12 @@ func (r *results) print(w io.Writer, o *options) {
 	}
 	if r.convert != nil {
 		r.printConvert(p, o)
+	}
+	if r.ch != nil || r.chSkipped {
+		r.printClickHouse(p, o)
+	}
+	if len(r.webhook) > 0 {
+		r.printWebhook(p, o)
 	}
 
 	if other := r.maxOther(); other > 0.25 {
@@ -286,10 +305,10 @@ func (r *results) printS3(p func(string, ...any), o *options) {
 			worstBare, worstH = min(worstBare, round.bareMiBs()), min(worstH, round.hydrantMiBs())
 		}
 		p("   %-40s %7d %10.1f %6.2f %10s %12s %12.1f %12.1f   %s", "A  MinIO PUT, "+s.format.label+" objects' sizes",
-			b.v.objects, mib(b.v.objBytes), b.bare.Seconds(), "—", "—", b.bareMiBs(), worstBare, b.bareCPU.withMinio())
+			b.v.objects, mib(b.v.objBytes), b.bare.Seconds(), "—", "—", b.bareMiBs(), worstBare, b.bareCPU.withDest())
 		p("   %-40s %7d %10.1f %6.2f %10.0f %12.1f %12.1f %12.1f   %s", fmt.Sprintf("%c  hydrant → MinIO, %s", 'B'+i, s.format.formatLabel()),
 			h.v.objects, mib(h.v.objBytes), h.v.e2e.Seconds(), float64(h.v.records)/h.v.e2e.Seconds(), h.v.e2eMiBs(),
-			h.hydrantMiBs(), worstH, h.v.cpu.withMinio())
+			h.hydrantMiBs(), worstH, h.v.cpu.withDest())
 	}
 	for i, s := range r.s3 {
 		if len(s.rounds) == 0 {
@@ -341,8 +360,9 @@ func (r *results) printS3(p func(string, ...any), o *options) {
 	}
 }
 
-func (c cores) withMinio() string {
-	return fmt.Sprintf("%.2f / %.2f / %.2f / %.2f", c.srv, c.minio, c.bench, c.other)
+// withDest is the cores with the destination process's among them.
+func (c cores) withDest() string {
+	return fmt.Sprintf("%.2f / %.2f / %.2f / %.2f", c.srv, c.dest, c.bench, c.other)
 }
 
 func (r *results) printConvert(p func(string, ...any), o *options) {
@@ -428,4 +448,115 @@ func countGzip(path string, buf []byte) (lines, n int64, err error) {
 		return lines, n, fmt.Errorf("object %s: %w", path, err)
 	}
 	return lines, n, nil
+}
+
+func (r *results) printClickHouse(p func(string, ...any), o *options) {
+	p("")
+	if r.chSkipped {
+		p("6. Into ClickHouse: skipped, no ClickHouse binary (make bench installs one and sets HYDRANT_CLICKHOUSE; or pass -clickhouse PATH)")
+		return
+	}
+	c := r.ch
+	p("6. Into ClickHouse: %s of %d B JSON records (%d rows) into a table of their %d fields; best of %d round(s)",
+		fmtBytes(c.rows*int64(o.recordSize)), o.recordSize, c.rows, len(chColumns), len(c.rounds))
+	p("   ClickHouse %s on loopback, a fresh %s table per row, counted, then dropped; A and B alternate in turn:", c.version, chEngine)
+	p("     A  clickhouse-client --query \"INSERT INTO t FORMAT JSONEachRow\" %s, the records from a file on its stdin:",
+		strings.Join(chClientSettings, " "))
+	p("        one INSERT; the client parses the JSON (C++) and sends native blocks, LZ4")
+	p("     B  hydrant end to end, %d producers: first put until hydrant_delivery_records_total reaches the acknowledged count;", o.producers)
+	p("        %d MiB / 60 s buffers, one INSERT per buffer; the sink parses the JSON (Go) and sends native columns, LZ4; create_table", c.bufferMB)
+	h, a := c.best()
+	if h == nil {
+		p("   no round completed")
+		return
+	}
+	worstA, worstB := a.clientRowsPerSec(c.rows), h.hydrantRowsPerSec()
+	for _, round := range c.rounds {
+		worstA, worstB = min(worstA, round.clientRowsPerSec(c.rows)), min(worstB, round.hydrantRowsPerSec())
+	}
+	recMiBs := func(rowsPerSec float64) float64 { return rowsPerSec * float64(o.recordSize) / (1 << 20) }
+	// Rows per CPU-second of the client or of hydrant: a busy neighbour
+	// disturbs it less than wall time.
+	perCPU := func(rows int64, c cores, wall time.Duration) float64 {
+		if c.srv <= 0 {
+			return 0
+		}
+		return float64(rows) / (c.srv * wall.Seconds())
+	}
+	p("   %-36s %8s %6s %9s %12s %12s %10s %5s   %s", "row", "rows", "s", "rows/s", "record MiB/s", "worst rows/s", "rows/CPU-s", "parts",
+		"cores: A client, B hydrant / clickhouse / bench / other")
+	p("   %-36s %8d %6.2f %9.0f %12.1f %12.0f %10.0f %5d   %s", "A  clickhouse-client, JSONEachRow", c.rows, a.client.Seconds(),
+		a.clientRowsPerSec(c.rows), recMiBs(a.clientRowsPerSec(c.rows)), worstA, perCPU(c.rows, a.clientCores, a.client), a.clientParts,
+		a.clientCores.withDest())
+	p("   %-36s %8d %6.2f %9.0f %12.1f %12.0f %10.0f %5d   %s", "B  hydrant → ClickHouse", h.v.records, h.v.e2e.Seconds(),
+		h.hydrantRowsPerSec(), recMiBs(h.hydrantRowsPerSec()), worstB, perCPU(h.v.records, h.v.cpu, h.v.e2e), h.parts, h.v.cpu.withDest())
+	var per []string
+	for _, round := range c.rounds {
+		per = append(per, fmt.Sprintf("%.2f", round.hydrantRowsPerSec()/round.clientRowsPerSec(c.rows)))
+	}
+	p("   %-36s %8.2f   target ≥ %.2f  %s   (each round: %s)", "B / A  rows/s", c.ratio(), targetCHRatio,
+		verdict(c.ratio() >= targetCHRatio), strings.Join(per, " "))
+	p("   verified: each of the %d tables held exactly the %d rows sent, with the same cityHash64 over every column: hydrant's rows",
+		2*len(c.rounds), c.rows)
+	p("   are the rows ClickHouse's own JSONEachRow parser made of the same records")
+	p("   rows/CPU-s: rows per CPU-second of the client (A) or of the hydrant process (B), HTTP and log included")
+	p("   A: its time includes starting the client and connecting, which alone (clickhouse-client --query \"SELECT 1\") takes %.2f s",
+		c.clientStart.Seconds())
+	p("   B: all acknowledged after %.2f s, the last INSERT done %.2f s later", h.v.ingest.Seconds(), (h.v.e2e - h.v.ingest).Seconds())
+	if h.v.putTime > 0 {
+		inInsert := float64(h.v.records) / h.v.putTime.Seconds()
+		p("      the delivery worker spent %.2f s in its %d INSERTs (%.0f %% of the time), converting and inserting: %.0f rows/s while in", h.v.putTime.Seconds(),
+			h.v.puts, 100*h.v.putTime.Seconds()/h.v.e2e.Seconds(), inInsert)
+		p("      an INSERT = %.2f × A: A's work (JSON → native → INSERT) without HTTP, base64, the log or the producers (no target)",
+			inInsert/a.clientRowsPerSec(c.rows))
+	}
+	if base := r.baselineAt(o.producers); base != nil && base.producers == o.producers {
+		p("      ceiling: the --discard baseline decoded %.0f records/s at %d producers (section 1) = %.2f × A: the most that",
+			base.recordsPerSec(), base.producers, base.recordsPerSec()/a.clientRowsPerSec(c.rows))
+		p("      decoding the requests alone leaves room for here, before any logging, conversion or INSERT")
+	}
+	p("   A and B do the same work at ClickHouse: both parse the JSON on the client side and send native blocks, which the server only")
+	p("   writes as parts. B also takes every record over HTTP in base64 inside a PutRecordBatch, appends it to its durable log")
+	p("   (fsync), reads it back, and does all of it on the same %d cores as the producers; A reads a local file. A's single", r.env.nproc)
+	p("   INSERT writes the parts the server's squashing makes of it (up to 1,048,576 rows or 256 MiB each); B writes one per")
+	p("   buffer, which ClickHouse merges in the background (in the clickhouse column)")
+}
+
+func (r *results) printWebhook(p func(string, ...any), o *options) {
+	p("")
+	p("7. Webhook: %s of %d B %s records put by %d producers until the receiver has them all; best of %d round(s)",
+		fmtBytes(o.webhookBytes/int64(o.recordSize)*int64(o.recordSize)), o.recordSize, o.payload, o.producers, o.webhookRounds)
+	p("   a stream per row with %d MiB / 60 s buffers: POSTs of a buffer's records (at most 10,000 and 64 MiB each), one at a time,", o.webhookBufferMB)
+	p("   over loopback http to a discard receiver (this binary with -serve-discard-receiver, a process of its own) that reads each")
+	p("   body, gunzips it, checks its requestId, counts its records, drops it and answers 200; wire MiB/s counts request bodies as sent")
+	p("   %-28s %8s %6s %10s %10s %12s %10s %12s %12s   %s", "row", "requests", "s", "requests/s", "records/s", "record MiB/s",
+		"wire MiB/s", "wire/record", "worst rec/s", "cores: hydrant/receiver/bench/other")
+	for i, w := range r.webhook {
+		b := w.best()
+		if b == nil {
+			continue
+		}
+		worst := b.v.e2eMiBs()
+		for _, round := range w.rounds {
+			worst = min(worst, round.v.e2eMiBs())
+		}
+		p("   %-28s %8d %6.2f %10.1f %10.0f %12.1f %10.1f %12.3f %12.0f   %s", fmt.Sprintf("%c  hydrant → webhook, %s", 'E'+i, w.enc.label),
+			b.recv.Requests, b.v.e2e.Seconds(), b.requestsPerSec(), float64(b.v.records)/b.v.e2e.Seconds(), b.v.e2eMiBs(), b.wireMiBs(),
+			float64(b.recv.WireBytes)/float64(b.v.bytes), worst*(1<<20)/float64(o.recordSize), b.v.cpu.withDest())
+	}
+	for i, w := range r.webhook {
+		b := w.best()
+		if b == nil {
+			continue
+		}
+		p("   %c: all acknowledged after %.2f s, the last request answered %.2f s later; the receiver got exactly the %d records", 'E'+i,
+			b.v.ingest.Seconds(), (b.v.e2e - b.v.ingest).Seconds(), b.recv.Records)
+		if b.v.putTime > 0 {
+			p("      the delivery worker spent %.2f s in its %d requests (%.0f %% of the time; %.1f MiB/s of records, %.1f MiB/s on the wire", b.v.putTime.Seconds(), b.v.puts,
+				100*b.v.putTime.Seconds()/b.v.e2e.Seconds(), mib(b.v.bytes)/b.v.putTime.Seconds(), mib(b.recv.WireBytes)/b.v.putTime.Seconds())
+			p("      while in one, which includes the receiver reading%s the body), the rest encoding%s the bodies, or waiting for records",
+				map[bool]string{true: " and gunzipping"}[w.enc.label == "GZIP"], map[bool]string{true: " and gzipping"}[w.enc.label == "GZIP"])
+		}
+	}
+	p("   for information (no target); section 2 is the same path into objects")
 }

@@ -167,7 +167,7 @@ func minioPhase(ctx context.Context, o *options, r *results) error {
 			var objs []object
 			v, mem, err := volumePhase(ctx, o, volumeSpec{
 				stream: f.name, sizeMB: o.minioBufferMB, intervalS: 60, volume: o.minioBytes,
-				config: s3StreamConfig(m, f, bucket, o.minioBufferMB), minioPID: m.pid(),
+				config: s3StreamConfig(m, f, bucket, o.minioBufferMB), destPID: m.pid(),
 				verify: func(ctx context.Context, _ *server, v *volumeResult) (int64, error) {
 					var err error
 					if objs, err = m.list(ctx, bucket, ""); err != nil {

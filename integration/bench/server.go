@@ -406,48 +406,49 @@ func machineBusy() time.Duration {
 	return time.Duration(ticks) * time.Second / clockTicks
 }
 
-// cpuMeter measures the cores used by the server, a MinIO it writes to,
-// the benchmark and everything else on the machine over an interval.
+// cpuMeter measures the cores used by the server, the process it
+// delivers to (MinIO, ClickHouse, a webhook receiver), the benchmark and
+// everything else on the machine over an interval.
 type cpuMeter struct {
 	srv            *server // nil when no hydrant runs
-	minioPID       int     // 0 when no MinIO runs
+	destPID        int     // 0 when no destination process runs
 	t0             time.Time
-	s0, n0, b0, m0 time.Duration
+	s0, d0, b0, m0 time.Duration
 }
 
 func startCPU(srv *server) cpuMeter { return startCPUWith(srv, 0) }
 
-// startCPUWith is startCPU that also counts the process minioPID apart;
+// startCPUWith is startCPU that also counts the process destPID apart;
 // srv may be nil.
-func startCPUWith(srv *server, minioPID int) cpuMeter {
-	c := cpuMeter{srv: srv, minioPID: minioPID, t0: time.Now()}
-	c.s0, c.n0 = c.procs()
+func startCPUWith(srv *server, destPID int) cpuMeter {
+	c := cpuMeter{srv: srv, destPID: destPID, t0: time.Now()}
+	c.s0, c.d0 = c.procs()
 	c.b0, c.m0 = selfCPU(), machineBusy()
 	return c
 }
 
-func (c cpuMeter) procs() (srv, minio time.Duration) {
+func (c cpuMeter) procs() (srv, dest time.Duration) {
 	if c.srv != nil {
 		st, _ := c.srv.procStatus()
 		srv = st.cpu
 	}
-	if c.minioPID != 0 {
-		st, _ := readProcStatus(c.minioPID)
-		minio = st.cpu
+	if c.destPID != 0 {
+		st, _ := readProcStatus(c.destPID)
+		dest = st.cpu
 	}
-	return srv, minio
+	return srv, dest
 }
 
-// cores used over the interval: the server, MinIO, the benchmark, all
-// other processes.
-type cores struct{ srv, minio, bench, other float64 }
+// cores used over the interval: the server, the destination process, the
+// benchmark, all other processes.
+type cores struct{ srv, dest, bench, other float64 }
 
 func (c cpuMeter) stop() cores {
-	s1, n1 := c.procs()
+	s1, d1 := c.procs()
 	wall := time.Since(c.t0).Seconds()
 	srv := (s1 - c.s0).Seconds() / wall
-	minio := (n1 - c.n0).Seconds() / wall
+	dest := (d1 - c.d0).Seconds() / wall
 	bench := (selfCPU() - c.b0).Seconds() / wall
 	all := (machineBusy() - c.m0).Seconds() / wall
-	return cores{srv: srv, minio: minio, bench: bench, other: max(0, all-srv-minio-bench)}
+	return cores{srv: srv, dest: dest, bench: bench, other: max(0, all-srv-dest-bench)}
 }
