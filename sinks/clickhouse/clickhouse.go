@@ -47,8 +47,10 @@
 //
 // Insert converts a batch and sends every row that converted in one INSERT
 // with an explicit column list (INSERT INTO db.t (c1, c2, …)), a column at
-// a time: ClickHouse's native protocol takes the batch as one block, and a
-// MergeTree table writes one part per partition the block touches. Every
+// a time, as one block of ClickHouse's native protocol; a MergeTree table
+// writes one part per partition the block touches. A batch of more than
+// chunkRows records is converted by GOMAXPROCS goroutines while the
+// driver copies the converted chunks into the block. Every
 // INSERT makes parts that the server merges in the background, and a table
 // that is given parts faster than it merges them refuses inserts with "too
 // many parts" (code 252, retryable); so batches should be large (tens of
@@ -69,8 +71,9 @@
 // inserted, and its retry inserts the rows again. ClickHouse deduplicates a
 // repeated block only in Replicated*MergeTree tables (insert_deduplicate, on
 // by default, over the last replicated_deduplication_window blocks, which
-// needs ZooKeeper): there a retry of the same records, which this package
-// turns into the same block, is dropped by the server. Plain MergeTree
+// needs ZooKeeper): there a retry of the same records in the same order,
+// which this package turns into the same block, is dropped by the server
+// (as documented; there is no ZooKeeper here to test it). Plain MergeTree
 // tables in ClickHouse 18.16 have no deduplication (the
 // non_replicated_deduplication_window and insert_deduplication_token
 // settings came in 20.x and 22.x); deduplicate at query time if the
@@ -92,7 +95,13 @@
 // DateTime64, Map, IPv4 or JSON types; LowCardinality needs the setting
 // allow_experimental_low_cardinality_type=1 to create a table; settings
 // travel as numbers, so Settings holds integers only; the HTTP interface
-// of clickhouse-go does not work, the native protocol does.
+// of clickhouse-go does not work, the native protocol does. 18.16 stores
+// the whole range of Date (to 2149-06-06) and DateTime (to 2106-02-07
+// 06:28:15 UTC) but prints dates after 2106-02-07 and times after
+// 2105-12-31 as 1970's, and the zero Date and DateTime as 0000-00-00. An
+// INSERT whose connection breaks keeps the blocks the server had received
+// (it commits them as it closes the query): one reason the sink sends a
+// batch as one block.
 package clickhouse
 
 import (
@@ -381,7 +390,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Sink, error) {
 			conn.Close()
 			return nil, err
 		}
-		logger.Warn("clickhouse server not reachable: connecting on the first insert", "table", s.table, "addrs", cfg.Addrs, "err", err)
+		logger.Warn("clickhouse table not checked: the server did not answer; the first insert checks it", "table", s.table, "addrs", cfg.Addrs, "err", err)
 	}
 	return s, nil
 }
