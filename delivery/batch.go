@@ -235,7 +235,7 @@ func (s *stream) writeRecord(b *batch, o *objectWriter, arrival time.Time, data 
 		s.fail(b, ErrorTypeFormatConversion, errCodeConversion, ce.Error(), arrival, data, nil)
 		return
 	}
-	// A spool error sticks in o and surfaces when the object is finished.
+	// Any other error sticks in o: the object is built again.
 }
 
 // fail writes one record to the error output object of errType.
@@ -268,7 +268,10 @@ func (s *stream) failRecord(b *batch, errType, code, msg string, attempts int, a
 	if err != nil {
 		panic(fmt.Sprintf("delivery: cannot encode error record: %v", err))
 	}
-	_ = o.write(append(line, '\n'))
+	if err := o.write(append(line, '\n')); err != nil {
+		b.err = err
+		return
+	}
 	if b.failed == nil {
 		b.failed = map[string]int{}
 	}
@@ -343,6 +346,9 @@ type objectWriter struct {
 	records int
 	bytes   int
 	nl      [1]byte
+	// err is the first error that is not a record's own (a spool, a
+	// compressor, an encryptor): the object is then built again.
+	err error
 }
 
 // open starts a new object of format f.
@@ -350,7 +356,11 @@ func (o *objectWriter) open(f objectFormat, keys *encrypt.Keyring) error {
 	o.release()
 	o.sp.reset()
 	o.format = f
-	o.records, o.bytes = 0, 0
+	o.records, o.bytes, o.err = 0, 0, nil
+	if o.sp.err != nil {
+		o.err = o.sp.err
+		return o.err
+	}
 	var w io.Writer = &o.sp
 	if f.encrypt {
 		if keys == nil {
@@ -396,17 +406,26 @@ func (o *objectWriter) open(f objectFormat, keys *encrypt.Keyring) error {
 // write adds one record. A *parquet.ConversionError leaves the object as
 // it was; other errors stick in the spool.
 func (o *objectWriter) write(data []byte) error {
+	if o.err != nil {
+		return o.err
+	}
 	if o.format.parquet != nil {
 		if err := o.pw.Write(data); err != nil {
+			var ce *parquet.ConversionError
+			if !errors.As(err, &ce) {
+				o.err = err
+			}
 			return err
 		}
 	} else {
 		if _, err := o.zw.Write(data); err != nil {
+			o.err = err
 			return err
 		}
 		if o.format.appendDelimiter {
 			o.nl[0] = '\n'
 			if _, err := o.zw.Write(o.nl[:]); err != nil {
+				o.err = err
 				return err
 			}
 		}
@@ -468,6 +487,22 @@ func (s *stream) partSpool(i int) *partSpool {
 	ps := s.parts[i]
 	_ = ps.reset() // an error sticks in ps and surfaces at delivery
 	return ps
+}
+
+// keptPartSpools is how many partition spools stay open between batches;
+// the others are closed, so a burst of partitions does not hold file
+// descriptors (and 16 KiB buffers) for the stream's lifetime.
+const keptPartSpools = 64
+
+func (s *stream) trimPartSpools() {
+	if len(s.parts) <= keptPartSpools {
+		return
+	}
+	for _, ps := range s.parts[keptPartSpools:] {
+		ps.close()
+		_ = os.Remove(ps.path)
+	}
+	s.parts = s.parts[:keptPartSpools]
 }
 
 // reset empties the spool for a new batch, opening its file on first use.

@@ -47,6 +47,9 @@ func (m *Manager) SetLogEncryption(_ context.Context, name string, enc LogEncryp
 	if enc.Enabled && m.opts.Keys == nil {
 		return ErrNoMasterKeys
 	}
+	// One change at a time, so the log and the definition agree.
+	s.encMu.Lock()
+	defer s.encMu.Unlock()
 	if st := s.info().Status; st != StatusActive {
 		return ErrStreamNotActive
 	}

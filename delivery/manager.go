@@ -260,7 +260,8 @@ func (m *Manager) ApplyConfig(ctx context.Context, cfgs []StreamConfig) error {
 func configEqual(a, b StreamConfig) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
-	return string(ja) == string(jb)
+	// Secrets are not in the JSON: a rotated password is a change too.
+	return string(ja) == string(jb) && secretsOf(&a.Destination) == secretsOf(&b.Destination)
 }
 
 // Create creates a stream through the API. It returns ErrStreamExists if

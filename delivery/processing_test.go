@@ -561,3 +561,74 @@ func TestDestinationStoreOverride(t *testing.T) {
 		t.Errorf("after a restart NewStore was called with %+v; want the saved secret", made)
 	}
 }
+
+// TestRebuildKeepsTheBatch blocks the error output's spool file while a
+// partitioned Parquet batch is delivered: the first partition's object is
+// written, then a record of the second fails conversion and cannot reach
+// the error output, so the batch must be built again. Records put
+// meanwhile must not change the batch (its keys), and nothing may be
+// committed before the error record is written: every record exactly
+// once, in the data or the error output.
+func TestRebuildKeepsTheBatch(t *testing.T) {
+	dir := t.TempDir()
+	store := newMemStore()
+	m := testManager(t, dir, store, nil)
+	ctx := context.Background()
+	cfg := partitionedConfig("rb")
+	cfg.Destination.Compression = Uncompressed
+	cfg.Destination.Processing.AppendDelimiter = false
+	cfg.Destination.FormatConversion = FormatConversion{Enabled: true, Schema: parquet.Schema{Columns: []parquet.Column{
+		{Name: "c", Type: "string"}, {Name: "n", Type: "bigint"}}}}
+	if _, err := m.Create(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	blocked := filepath.Join(dir, "streams", "rb", "spool-"+ErrorTypeFormatConversion)
+	if err := os.MkdirAll(filepath.Join(blocked, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	recs := jsonRecords(0, 40, "a", "b")
+	recs = append(recs, record.Record{ArrivalTime: time.Now(), Data: []byte(`{"c":"b","n":"not a number"}`)})
+	if _, err := m.Put(ctx, "rb", recs); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first partition's object", 5*time.Second, func() bool { return len(store.keys()) >= 1 })
+	time.Sleep(100 * time.Millisecond)
+	if c := m.streamLog("rb").Committed(); c != 0 {
+		t.Fatalf("committed %d while the error output cannot be written", c)
+	}
+	if _, err := m.Put(ctx, "rb", jsonRecords(40, 40, "a", "b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(blocked); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery", 10*time.Second, func() bool { return m.streamLog("rb").Committed() == 81 })
+	type row struct {
+		C string `parquet:"c"`
+		N int64  `parquet:"n"`
+	}
+	seen := map[int64]int{}
+	errObjects := 0
+	for _, k := range store.keys() {
+		body := store.objects[k]
+		if strings.HasPrefix(k, "bucket-rb/errors/") {
+			errObjects++
+			continue
+		}
+		rows, err := pq.Read[row](bytes.NewReader(body), int64(len(body)))
+		if err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		for _, r := range rows {
+			seen[r.N]++
+		}
+	}
+	for i := range int64(80) {
+		if seen[i] != 1 {
+			t.Errorf("record %d delivered %d times; want once (objects %v)", i, seen[i], store.keys())
+		}
+	}
+	if errObjects != 1 {
+		t.Errorf("%d error objects; want 1: %v", errObjects, store.keys())
+	}
+}

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -38,6 +39,7 @@ type stream struct {
 	metrics streamMetrics
 
 	mu      sync.Mutex // serialises definition updates
+	encMu   sync.Mutex // serialises SetLogEncryption
 	infoPtr atomic.Pointer[StreamInfo]
 
 	// putMu orders puts against the end of a deletion: a put holds it
@@ -317,6 +319,7 @@ func (s *stream) run() {
 			if b.full() || !s.m.now().Before(due) || (caughtUp && (hints.IntervalSeconds == 0 || deleting || draining)) {
 				out := s.deliver(ctx, b, true)
 				b = nil
+				s.trimPartSpools()
 				if out == delivered {
 					failures = 0
 					continue
@@ -327,6 +330,12 @@ func (s *stream) run() {
 				if out == rebuild {
 					failures++
 					if !sleep(ctx, s.m.opts.Retry.Delay(failures)) {
+						return
+					}
+					// If the batch's intent is on disk, some of its objects
+					// may be written: build exactly that batch again, not
+					// a new one that could end elsewhere and get other keys.
+					if err := s.redeliverPending(ctx); err != nil {
 						return
 					}
 				}
@@ -432,8 +441,10 @@ func (s *stream) openBatch(info StreamInfo, first record.Record) *batch {
 	if s.proc == nil || !reflect.DeepEqual(s.proc.dest, dest) {
 		proc, err := newProcessor(dest)
 		if err != nil {
-			// Validate compiled the same definition.
-			panic(fmt.Sprintf("delivery: %v", err))
+			// Validate compiled the same definition; a definition saved by
+			// another version may not compile here.
+			s.logger.Error("cannot use the stream's definition; retrying", "err", err)
+			return nil
 		}
 		s.proc = proc
 	}
@@ -525,6 +536,11 @@ func (s *stream) deliver(ctx context.Context, b *batch, recordIntent bool) outco
 			}
 		}
 	}
+	if b.err != nil {
+		// A record that failed could not be written to the error output.
+		s.logger.Error("cannot build the batch; reading it again from the log", "err", b.err)
+		return rebuild
+	}
 	errKey := key
 	if dest.ErrorOutputPrefix != "" {
 		errKey.Prefix = dest.ErrorOutputPrefix
@@ -565,6 +581,10 @@ type deliveryStats struct {
 // kp, retrying until it succeeds. An object without records is skipped.
 func (s *stream) writeObject(ctx context.Context, o *objectWriter, bucket string, kp KeyParams, format objectFormat, st *deliveryStats) outcome {
 	kmsKeyID := format.kmsKeyID
+	if err := cmp.Or(o.err, o.sp.err); err != nil {
+		s.logger.Error("cannot build the object; reading the batch again from the log", "err", err)
+		return rebuild
+	}
 	if o.records == 0 {
 		o.release()
 		return delivered
@@ -777,12 +797,12 @@ func (s *stream) redeliver(ctx context.Context, p pending) (outcome, error) {
 	if p.Destination.Bucket == "" {
 		return stopped, errors.New("it names no destination")
 	}
-	if err := p.Destination.Validate(); err != nil {
-		return stopped, fmt.Errorf("its destination is not valid: %w", err)
-	}
 	info := s.info()
 	// Secrets are not saved in the intent; the definition has them.
 	p.Destination.copySecrets(&info.Config.Destination)
+	if err := p.Destination.Validate(); err != nil {
+		return stopped, fmt.Errorf("its destination is not valid: %w", err)
+	}
 	info.ID, info.VersionID, info.Config.Destination = p.StreamID, p.Version, p.Destination
 	r, err := s.openReader(ctx, p.First)
 	if err != nil {
