@@ -287,13 +287,12 @@ func (s *stream) errorWriter(b *batch, errType string) (*objectWriter, error) {
 	}
 	o := s.errw[errType]
 	if o == nil {
-		o = &objectWriter{sp: spool{path: filepath.Join(s.dir, "spool-"+errType)}}
+		o = &objectWriter{sp: spool{spoolFile: spoolFile{path: filepath.Join(s.dir, "spool-"+errType)}}}
 		s.errw[errType] = o
 	}
 	if b.failed[errType] == 0 {
 		dest := b.info.Config.Destination
-		// Error records are JSON lines whatever the format conversion.
-		if err := o.open(objectFormat{compression: dest.Compression, encrypt: dest.Encryption.ClientSide}, s.m.opts.Keys); err != nil {
+		if err := o.open(dest.errorFormat(), s.m.opts.Keys); err != nil {
 			s.logger.Error("cannot open an error output object", "type", errType, "err", err)
 			return nil, err
 		}
@@ -311,11 +310,18 @@ type objectFormat struct {
 }
 
 func (d *Destination) objectFormat() objectFormat {
-	f := objectFormat{compression: d.Compression, appendDelimiter: d.Processing.AppendDelimiter, encrypt: d.Encryption.ClientSide, kmsKeyID: d.Encryption.KMSKeyARN}
+	f := d.errorFormat()
+	f.appendDelimiter = d.Processing.AppendDelimiter
 	if d.FormatConversion.Enabled {
 		f.parquet = &d.FormatConversion
 	}
 	return f
+}
+
+// errorFormat is how d's error output objects are made: JSON lines,
+// compressed and encrypted as d's objects, whatever the format conversion.
+func (d *Destination) errorFormat() objectFormat {
+	return objectFormat{compression: d.Compression, encrypt: d.Encryption.ClientSide, kmsKeyID: d.Encryption.KMSKeyARN}
 }
 
 // extension is the object key extension of f.
@@ -467,9 +473,7 @@ func (o *objectWriter) close() {
 // record a uvarint length, a varint arrival time in Unix milliseconds and
 // the data. Like the spool, it is never synced: the log has the records.
 type partSpool struct {
-	path string
-	f    *os.File
-	bw   *bufio.Writer
+	spoolFile
 	keys map[string]string
 	n    int
 	err  error
@@ -482,7 +486,7 @@ const partSpoolBuffer = 16 << 10
 // partSpool returns the i-th partition spool of the stream, emptied.
 func (s *stream) partSpool(i int) *partSpool {
 	for len(s.parts) <= i {
-		s.parts = append(s.parts, &partSpool{path: filepath.Join(s.dir, "part-"+strconv.Itoa(len(s.parts)))})
+		s.parts = append(s.parts, &partSpool{spoolFile: spoolFile{path: filepath.Join(s.dir, "part-"+strconv.Itoa(len(s.parts)))}})
 	}
 	ps := s.parts[i]
 	_ = ps.reset() // an error sticks in ps and surfaces at delivery
@@ -507,31 +511,9 @@ func (s *stream) trimPartSpools() {
 
 // reset empties the spool for a new batch, opening its file on first use.
 func (ps *partSpool) reset() error {
-	ps.n, ps.err, ps.keys = 0, nil, nil
-	if ps.f == nil {
-		f, err := os.OpenFile(ps.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
-			ps.err = fmt.Errorf("cannot open spool file: %w", err)
-			return ps.err
-		}
-		ps.f = f
-		if ps.bw == nil {
-			ps.bw = bufio.NewWriterSize(f, partSpoolBuffer)
-		} else {
-			ps.bw.Reset(f)
-		}
-		return nil
-	}
-	if err := ps.f.Truncate(0); err != nil {
-		ps.err = fmt.Errorf("cannot truncate spool file %q: %w", ps.path, err)
-		return ps.err
-	}
-	if _, err := ps.f.Seek(0, io.SeekStart); err != nil {
-		ps.err = fmt.Errorf("cannot rewind spool file %q: %w", ps.path, err)
-		return ps.err
-	}
-	ps.bw.Reset(ps.f)
-	return nil
+	ps.n, ps.keys = 0, nil
+	ps.err = ps.rewind(partSpoolBuffer)
+	return ps.err
 }
 
 func (ps *partSpool) append(arrival time.Time, data []byte) {
@@ -577,11 +559,4 @@ func (ps *partSpool) each(fn func(arrival time.Time, data []byte)) error {
 		fn(time.UnixMilli(ms), buf)
 	}
 	return nil
-}
-
-func (ps *partSpool) close() {
-	if ps.f != nil {
-		ps.f.Close()
-		ps.f = nil
-	}
 }

@@ -72,8 +72,6 @@ type stream struct {
 	proc *processor
 	// copyObjects is set once the store refused to move the spool.
 	copyObjects bool
-	// batchDest is the destination of the batch being delivered.
-	batchDest Destination
 	// sink is the record sink of an HTTP or ClickHouse destination, made
 	// for sinkDest; sinkSpool holds the batch's records for it.
 	sink      RecordSink
@@ -141,11 +139,51 @@ func (s *stream) forcing() bool {
 // records, so the spool is never synced: after a crash the batch is built
 // again from the log.
 type spool struct {
+	spoolFile
+	n   int64
+	err error
+}
+
+// spoolFile is a scratch file written through a buffer and emptied for
+// each batch: the compressed object of the spool, the raw records of a
+// partition. It is opened on first use and kept open between batches.
+type spoolFile struct {
 	path string
 	f    *os.File
 	bw   *bufio.Writer
-	n    int64
-	err  error
+}
+
+// rewind empties the file, opening it (with a write buffer of bufSize)
+// if it is not open.
+func (sf *spoolFile) rewind(bufSize int) error {
+	if sf.f == nil {
+		f, err := os.OpenFile(sf.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return fmt.Errorf("cannot open spool file: %w", err)
+		}
+		sf.f = f
+		if sf.bw == nil {
+			sf.bw = bufio.NewWriterSize(f, bufSize)
+		} else {
+			sf.bw.Reset(f)
+		}
+		return nil
+	}
+	if err := sf.f.Truncate(0); err != nil {
+		return fmt.Errorf("cannot truncate spool file %q: %w", sf.path, err)
+	}
+	if _, err := sf.f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("cannot rewind spool file %q: %w", sf.path, err)
+	}
+	sf.bw.Reset(sf.f)
+	return nil
+}
+
+func (sf *spoolFile) close() {
+	if sf.f != nil {
+		sf.f.Close()
+		sf.f = nil
+	}
 }
 
 func (sp *spool) Write(p []byte) (int, error) {
@@ -162,30 +200,8 @@ func (sp *spool) Write(p []byte) (int, error) {
 
 // reset empties the spool for a new batch.
 func (sp *spool) reset() {
-	sp.n, sp.err = 0, nil
-	if sp.f == nil {
-		f, err := os.OpenFile(sp.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
-			sp.err = fmt.Errorf("cannot open spool file: %w", err)
-			return
-		}
-		sp.f = f
-		if sp.bw == nil {
-			sp.bw = bufio.NewWriterSize(f, 256<<10)
-		} else {
-			sp.bw.Reset(f)
-		}
-		return
-	}
-	if err := sp.f.Truncate(0); err != nil {
-		sp.err = fmt.Errorf("cannot truncate spool file %q: %w", sp.path, err)
-		return
-	}
-	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
-		sp.err = fmt.Errorf("cannot rewind spool file %q: %w", sp.path, err)
-		return
-	}
-	sp.bw.Reset(sp.f)
+	sp.n = 0
+	sp.err = sp.rewind(256 << 10)
 }
 
 // finish flushes the spool and returns its size.
@@ -198,16 +214,9 @@ func (sp *spool) finish() (int64, error) {
 	return sp.n, sp.err
 }
 
-func (sp *spool) close() {
-	if sp.f != nil {
-		sp.f.Close()
-		sp.f = nil
-	}
-}
-
 const (
-	pendingFile = "pending"
-	spoolFile   = "spool"
+	pendingFile   = "pending"
+	spoolFileName = "spool"
 )
 
 // outcome is how a delivery attempt ended.
@@ -231,8 +240,8 @@ func (s *stream) run() {
 		case <-ctx.Done():
 		}
 	}()
-	s.main.sp.path = filepath.Join(s.dir, spoolFile)
-	s.backup.sp.path = filepath.Join(s.dir, spoolFile+"-backup")
+	s.main.sp.path = filepath.Join(s.dir, spoolFileName)
+	s.backup.sp.path = filepath.Join(s.dir, spoolFileName+"-backup")
 	defer s.closeSpools()
 	defer s.closeIntent()
 	defer s.closeSink()
@@ -432,7 +441,7 @@ func (s *stream) openBatch(info StreamInfo, first record.Record) *batch {
 	}
 	if dest.recordSink() {
 		if s.sinkSpool == nil {
-			s.sinkSpool = &partSpool{path: filepath.Join(s.dir, spoolFile+"-records")}
+			s.sinkSpool = &partSpool{spoolFile: spoolFile{path: filepath.Join(s.dir, spoolFileName+"-records")}}
 		}
 		if err := s.sinkSpool.reset(); err != nil {
 			s.logger.Error("cannot start a batch; retrying", "err", err)
@@ -465,7 +474,6 @@ func (s *stream) openBatch(info StreamInfo, first record.Record) *batch {
 // is made durable first; a redelivery has it on disk already.
 func (s *stream) deliver(ctx context.Context, b *batch, recordIntent bool) outcome {
 	dest := b.info.Config.Destination
-	s.batchDest = dest
 	if b.err != nil {
 		s.logger.Error("cannot build the batch; reading it again from the log", "err", b.err)
 		return rebuild
@@ -492,12 +500,12 @@ func (s *stream) deliver(ctx context.Context, b *batch, recordIntent bool) outco
 			return out
 		}
 		if dest.copiesAll() {
-			if out := s.writeObject(ctx, &s.main, dest.Bucket, key, format, nil); out != delivered {
+			if out := s.writeObject(ctx, &dest, &s.main, dest.Bucket, key, format, nil); out != delivered {
 				return out
 			}
 		}
 	} else if !b.partitioned() {
-		if out := s.writeObject(ctx, &s.main, dest.Bucket, key, format, &st); out != delivered {
+		if out := s.writeObject(ctx, &dest, &s.main, dest.Bucket, key, format, &st); out != delivered {
 			return out
 		}
 	} else {
@@ -513,7 +521,7 @@ func (s *stream) deliver(ctx context.Context, b *batch, recordIntent bool) outco
 			}
 			k := key
 			k.PartitionKeys = ps.keys
-			if out := s.writeObject(ctx, &s.main, dest.Bucket, k, format, &st); out != delivered {
+			if out := s.writeObject(ctx, &dest, &s.main, dest.Bucket, k, format, &st); out != delivered {
 				return out
 			}
 		}
@@ -527,12 +535,12 @@ func (s *stream) deliver(ctx context.Context, b *batch, recordIntent bool) outco
 	if dest.ErrorOutputPrefix != "" {
 		errKey.Prefix = dest.ErrorOutputPrefix
 	}
-	errFormat := objectFormat{compression: dest.Compression, encrypt: dest.Encryption.ClientSide, kmsKeyID: dest.Encryption.KMSKeyARN}
+	errFormat := dest.errorFormat()
 	for _, errType := range slices.Sorted(maps.Keys(b.failed)) {
 		k := errKey
 		k.ErrorOutputType = errType
 		k.Suffix = "-" + errType
-		if out := s.writeObject(ctx, s.errw[errType], dest.Bucket, k, errFormat, &st); out != delivered {
+		if out := s.writeObject(ctx, &dest, s.errw[errType], dest.Bucket, k, errFormat, &st); out != delivered {
 			return out
 		}
 	}
@@ -540,7 +548,7 @@ func (s *stream) deliver(ctx context.Context, b *batch, recordIntent bool) outco
 		k := key
 		k.Prefix = dest.Backup.Prefix
 		k.Suffix = "-backup"
-		if out := s.writeObject(ctx, &s.backup, dest.Backup.Bucket, k, dest.Backup.format(dest.Encryption), nil); out != delivered {
+		if out := s.writeObject(ctx, &dest, &s.backup, dest.Backup.Bucket, k, dest.Backup.format(dest.Encryption), nil); out != delivered {
 			return out
 		}
 	}
@@ -560,8 +568,9 @@ type deliveryStats struct {
 }
 
 // writeObject finishes the object o holds and writes it under the key of
-// kp, retrying until it succeeds. An object without records is skipped.
-func (s *stream) writeObject(ctx context.Context, o *objectWriter, bucket string, kp KeyParams, format objectFormat, st *deliveryStats) outcome {
+// kp in bucket of dest's store, retrying until it succeeds. An object
+// without records is skipped.
+func (s *stream) writeObject(ctx context.Context, dest *Destination, o *objectWriter, bucket string, kp KeyParams, format objectFormat, st *deliveryStats) outcome {
 	kmsKeyID := format.kmsKeyID
 	if err := cmp.Or(o.err, o.sp.err); err != nil {
 		s.logger.Error("cannot build the object; reading the batch again from the log", "err", err)
@@ -580,7 +589,7 @@ func (s *stream) writeObject(ctx context.Context, o *objectWriter, bucket string
 	key := ObjectKey(kp)
 	ok := s.retry(ctx, "cannot write object", func() error {
 		start := time.Now()
-		store, err := s.m.storeFor(&s.batchDest)
+		store, err := s.m.storeFor(dest)
 		if err == nil {
 			err = s.storeObject(ctx, store, o, bucket, key, size, kmsKeyID)
 		}
