@@ -76,7 +76,9 @@ type processor struct {
 	dest   Destination
 	query  *partition.Query
 	prefix *prefixTemplate
-	keys   map[string]string // reused by Extract
+	// prefixKeys are the !{partitionKeyFromQuery:KEY} names of prefix.
+	prefixKeys []string
+	keys       map[string]string // reused by Extract
 }
 
 func newProcessor(dest Destination) (*processor, error) {
@@ -93,6 +95,7 @@ func newProcessor(dest Destination) (*processor, error) {
 		return nil, err
 	}
 	p.prefix = tmpl
+	p.prefixKeys = tmpl.keys(prefixNSPartitionKeyFromQuery)
 	return p, nil
 }
 
@@ -196,8 +199,7 @@ func (s *stream) addSub(b *batch, rec record.Record, data []byte) {
 // of one record, checking that every key the prefix names is there and
 // that the result is a usable key prefix.
 func (s *stream) partitionPrefix(b *batch, keys map[string]string) (string, error) {
-	tmpl := s.proc.prefix
-	for _, k := range tmpl.keys(prefixNSPartitionKeyFromQuery) {
+	for _, k := range s.proc.prefixKeys {
 		v, ok := keys[k]
 		if !ok {
 			return "", fmt.Errorf("the metadata extraction query yielded no partition key %q", k)
@@ -213,12 +215,14 @@ func (s *stream) partitionPrefix(b *batch, keys map[string]string) (string, erro
 		}
 	}
 	p := KeyParams{Prefix: b.info.Config.Destination.Prefix, StreamID: b.info.ID, First: b.first, PartitionKeys: keys}
-	prefix := string(appendPrefix(nil, p, b.firstArrival.UTC()))
+	prefix := string(appendParsedPrefix(nil, s.proc.prefix, p, b.firstArrival.UTC()))
 	if len(prefix) > MaxPrefixLen {
 		return "", fmt.Errorf("the evaluated prefix is %d bytes long: the limit is %d", len(prefix), MaxPrefixLen)
 	}
-	if err := checkPrefixPath(prefix, fmt.Sprintf("the evaluated prefix %q", prefix)); err != nil {
-		return "", err
+	if checkPrefixPath(prefix, "") != nil {
+		// Again, to name the prefix: formatting it for every record would
+		// cost the hot path an allocation.
+		return "", checkPrefixPath(prefix, fmt.Sprintf("the evaluated prefix %q", prefix))
 	}
 	return prefix, nil
 }

@@ -132,6 +132,11 @@ func appendPrefix(dst []byte, p KeyParams, t time.Time) []byte {
 		// Not reachable for a validated config; keep the text as it is.
 		tmpl = &prefixTemplate{parts: []prefixPart{{literal: p.Prefix}}}
 	}
+	return appendParsedPrefix(dst, tmpl, p, t)
+}
+
+// appendParsedPrefix is appendPrefix for p.Prefix parsed already.
+func appendParsedPrefix(dst []byte, tmpl *prefixTemplate, p KeyParams, t time.Time) []byte {
 	dst = tmpl.render(dst, p, t)
 	switch {
 	case p.ErrorOutputType != "":
