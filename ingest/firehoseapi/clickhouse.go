@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/hydrantio/hydrant/delivery"
-	"github.com/hydrantio/hydrant/sinks/clickhouse"
 )
 
 // The ClickHouse destination is Hydrant's extension of the API:
@@ -14,7 +13,7 @@ import (
 // HydrantClickHouseDestinationDescription in the Destinations of
 // DescribeDeliveryStream. Its members are spelt in PascalCase like the AWS
 // shapes', and map onto delivery.Destination.ClickHouse (a
-// clickhouse.Config, which documents them) and the destination members
+// delivery.ClickHouseConfig, which documents them) and the destination members
 // that say where failed rows go:
 //
 //	{"HydrantClickHouseDestinationConfiguration": {
@@ -50,13 +49,13 @@ const (
 	paramClickHouseUpdate = "HydrantClickHouseDestinationUpdate"
 )
 
-// Values of the ClickHouse members, as clickhouse.Config takes them.
+// Values of the ClickHouse members, as delivery.ClickHouseConfig takes them.
 var (
 	enumClickHouseCompression = []string{"none", "lz4", "zstd"}
 	enumUnknownFields         = []string{"ignore", "reject"}
 )
 
-// defaultUnknownFields is clickhouse.Config's UnknownFields when empty.
+// defaultUnknownFields is delivery.ClickHouseConfig's UnknownFields when empty.
 const defaultUnknownFields = "ignore"
 
 // clickHouseDestination is HydrantClickHouseDestinationConfiguration and
@@ -81,7 +80,7 @@ type clickHouseDestination struct {
 	ProcessingConfiguration *processingConfiguration
 }
 
-// clickHouseColumn is a clickhouse.Column as the API spells it.
+// clickHouseColumn is a delivery.ClickHouseColumn as the API spells it.
 type clickHouseColumn struct {
 	Name     string
 	Type     string `json:",omitempty"`
@@ -177,7 +176,7 @@ func mergeClickHouse(dest *delivery.Destination, param string, c *clickHouseDest
 	if c.Columns != nil {
 		ch.Columns = nil
 		for _, col := range c.Columns {
-			ch.Columns = append(ch.Columns, clickhouse.Column(col))
+			ch.Columns = append(ch.Columns, delivery.ClickHouseColumn(col))
 		}
 	}
 	mergeBuffering(&dest.Buffering, c.BufferingHints)
@@ -200,11 +199,11 @@ func describeClickHouse(d *delivery.Destination) *clickHouseDestinationDescripti
 	}
 	return &clickHouseDestinationDescription{
 		Addrs:                    ch.Addrs,
-		Database:                 or(ch.Database, clickhouse.DefaultDatabase),
+		Database:                 or(ch.Database, delivery.ClickHouseDefaultDatabase),
 		Table:                    ch.Table,
-		User:                     or(ch.User, clickhouse.DefaultUser),
+		User:                     or(ch.User, delivery.ClickHouseDefaultUser),
 		TLS:                      ch.TLS,
-		Compression:              or(ch.Compression, clickhouse.DefaultCompression),
+		Compression:              or(ch.Compression, delivery.ClickHouseDefaultCompression),
 		Columns:                  cols,
 		UnknownFields:            or(ch.UnknownFields, defaultUnknownFields),
 		CreateTable:              ch.CreateTable,

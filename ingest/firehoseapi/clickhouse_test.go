@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 
 	"github.com/hydrantio/hydrant/delivery"
-	"github.com/hydrantio/hydrant/sinks/clickhouse"
 )
 
 // The ClickHouse destination is Hydrant's extension, which the AWS SDK
@@ -81,9 +80,9 @@ func TestClickHouseCreateAndDescribe(t *testing.T) {
 		Buffering: delivery.BufferingHints{SizeMB: 128, IntervalSeconds: 60}, Compression: "GZIP",
 		Processing: delivery.Processing{DeAggregation: "JSON"},
 		Backup:     delivery.Backup{Mode: delivery.BackupAllData},
-		ClickHouse: clickhouse.Config{Addrs: []string{"ch1:9440", "ch2:9440"}, Database: "analytics", Table: "events", User: "writer",
+		ClickHouse: delivery.ClickHouseConfig{Addrs: []string{"ch1:9440", "ch2:9440"}, Database: "analytics", Table: "events", User: "writer",
 			Password: chPassword, TLS: true, Compression: "zstd", UnknownFields: "reject", CreateTable: true, Engine: "MergeTree() ORDER BY ts",
-			Columns: []clickhouse.Column{{Name: "ts", Type: "DateTime", Path: ".time", Required: true}, {Name: "user", Type: "String"}}},
+			Columns: []delivery.ClickHouseColumn{{Name: "ts", Type: "DateTime", Path: ".time", Required: true}, {Name: "user", Type: "String"}}},
 	}
 	h.wantDestination("ch", want)
 	const wantDesc = `{"Addrs":["ch1:9440","ch2:9440"],"Database":"analytics","Table":"events","User":"writer","TLS":true,"Compression":"zstd",
@@ -110,7 +109,7 @@ func TestClickHouseCreateAndDescribe(t *testing.T) {
 	h.callOK("CreateDeliveryStream", clickHouseCreate("plain", ""))
 	h.wantDestination("plain", delivery.Destination{Bucket: "failed-rows", Buffering: delivery.BufferingHints{SizeMB: 5, IntervalSeconds: 300},
 		Compression: "UNCOMPRESSED", Backup: delivery.Backup{Mode: delivery.BackupFailedDataOnly},
-		ClickHouse: clickhouse.Config{Addrs: []string{"127.0.0.1:9000"}, Table: "events"}})
+		ClickHouse: delivery.ClickHouseConfig{Addrs: []string{"127.0.0.1:9000"}, Table: "events"}})
 	var got struct {
 		Database, User, Compression, UnknownFields, S3BackupMode string
 		Columns                                                  json.RawMessage
@@ -130,7 +129,7 @@ func TestClickHouseUpdate(t *testing.T) {
 	h.callOK("CreateDeliveryStream", clickHouseCreate("ch", `"Password":"`+chPassword+`","Columns":[{"Name":"a"}]`))
 	want := delivery.Destination{Bucket: "failed-rows", Buffering: delivery.BufferingHints{SizeMB: 5, IntervalSeconds: 300},
 		Compression: "UNCOMPRESSED", Backup: delivery.Backup{Mode: delivery.BackupFailedDataOnly},
-		ClickHouse: clickhouse.Config{Addrs: []string{"127.0.0.1:9000"}, Table: "events", Password: chPassword, Columns: []clickhouse.Column{{Name: "a"}}}}
+		ClickHouse: delivery.ClickHouseConfig{Addrs: []string{"127.0.0.1:9000"}, Table: "events", Password: chPassword, Columns: []delivery.ClickHouseColumn{{Name: "a"}}}}
 	h.wantDestination("ch", want)
 	version := 1
 	update := func(members string) {
@@ -146,7 +145,7 @@ func TestClickHouseUpdate(t *testing.T) {
 	h.wantDestination("ch", want)
 	update(`"Columns":[{"Name":"b","Path":".x.y"}],"BufferingHints":{"IntervalInSeconds":10},"S3BackupMode":"AllData",
 		"S3Update":{"Prefix":"p/","BufferingHints":{"SizeInMBs":100}}`)
-	want.ClickHouse.Columns = []clickhouse.Column{{Name: "b", Path: ".x.y"}}
+	want.ClickHouse.Columns = []delivery.ClickHouseColumn{{Name: "b", Path: ".x.y"}}
 	want.Buffering.IntervalSeconds, want.Backup.Mode, want.Prefix = 10, delivery.BackupAllData, "p/"
 	h.wantDestination("ch", want)
 	update(`"Columns":[],"Password":"","TLS":true`)
@@ -168,7 +167,7 @@ func TestClickHouseUpdate(t *testing.T) {
 	h.callOK("UpdateDestination", body(`"Addrs":["ch:9000"],"Table":"t","S3Update":{"BucketARN":"arn:aws:s3:::failed-rows"}`))
 	h.wantDestination("s", delivery.Destination{Bucket: "failed-rows", Buffering: delivery.BufferingHints{SizeMB: 5, IntervalSeconds: 300},
 		Compression: "UNCOMPRESSED", Backup: delivery.Backup{Mode: delivery.BackupFailedDataOnly},
-		ClickHouse: clickhouse.Config{Addrs: []string{"ch:9000"}, Table: "t"}})
+		ClickHouse: delivery.ClickHouseConfig{Addrs: []string{"ch:9000"}, Table: "t"}})
 }
 
 func TestClickHouseErrors(t *testing.T) {
@@ -238,5 +237,5 @@ func TestClickHouseErrors(t *testing.T) {
 	u("S3 prefix", `"S3Update":{"ErrorOutputPrefix":"!{nope}/"}`, codeInvalidArgument, "HydrantClickHouseDestinationUpdate.S3Update.ErrorOutputPrefix: ")
 	h.wantDestination("ch", delivery.Destination{Bucket: "failed-rows", Buffering: delivery.BufferingHints{SizeMB: 5, IntervalSeconds: 300},
 		Compression: "UNCOMPRESSED", Backup: delivery.Backup{Mode: delivery.BackupFailedDataOnly},
-		ClickHouse: clickhouse.Config{Addrs: []string{"127.0.0.1:9000"}, Table: "events"}})
+		ClickHouse: delivery.ClickHouseConfig{Addrs: []string{"127.0.0.1:9000"}, Table: "events"}})
 }

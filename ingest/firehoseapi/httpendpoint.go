@@ -10,12 +10,11 @@ import (
 	"time"
 
 	"github.com/hydrantio/hydrant/delivery"
-	"github.com/hydrantio/hydrant/sinks/webhook"
 )
 
 // The HTTP endpoint destination: Firehose's HttpEndpointDestinationConfiguration,
 // HttpEndpointDestinationUpdate and HttpEndpointDestinationDescription,
-// mapped onto delivery.Destination.HTTP (a webhook.Config) and the
+// mapped onto delivery.Destination.HTTP (a delivery.HTTPConfig) and the
 // destination members that say where failed records go:
 //
 //	EndpointConfiguration.Url              HTTP.URL: https://, or http:// to a loopback host (Hydrant's extension)
@@ -24,7 +23,7 @@ import (
 //	RequestConfiguration.ContentEncoding   HTTP.ContentEncoding: NONE (the default) or GZIP
 //	RequestConfiguration.CommonAttributes  HTTP.CommonAttributes; described sorted by name
 //	BufferingHints                         Buffering: 1 to 64 MiB (the protocol's largest body), 0 to 900 s
-//	RetryOptions.DurationInSeconds         HTTP.RetryDuration: 0 is no retry at all (webhook.NoRetries), as in
+//	RetryOptions.DurationInSeconds         HTTP.RetryDuration: 0 is no retry at all (delivery.HTTPNoRetries), as in
 //	                                       Firehose; absent is the default, 300 s
 //	S3BackupMode                           Backup.Mode: FailedDataOnly (the default) or AllData
 //	S3Configuration, S3Update              the bucket of failed (or all) records; see destinations.go
@@ -61,7 +60,7 @@ const (
 )
 
 var (
-	enumContentEncoding  = []string{webhook.EncodingNone, webhook.EncodingGzip}
+	enumContentEncoding  = []string{delivery.HTTPEncodingNone, delivery.HTTPEncodingGzip}
 	enumRecordBackupMode = []string{delivery.BackupFailedDataOnly, delivery.BackupAllData}
 	// patEndpointURL quotes the model's pattern, https://.*, but lets
 	// http:// through too: mergeHTTP accepts it for a loopback host.
@@ -139,18 +138,18 @@ func validateHTTP(v *validator, path string, h *httpEndpointDestination, create 
 		v.required(p+".url", e.Url != nil)
 		v.sensitive(p+".url", e.Url, 1, maxURLLen, &patEndpointURL)
 		v.str(p+".name", e.Name, 1, maxEndpointNameLen, &patParameterValue)
-		v.sensitive(p+".accessKey", e.AccessKey, 0, webhook.MaxAccessKeyLen, nil)
+		v.sensitive(p+".accessKey", e.AccessKey, 0, delivery.HTTPMaxAccessKeyLen, nil)
 	}
 	if r := h.RequestConfiguration; r != nil {
 		p := path + ".requestConfiguration"
 		v.enum(p+".contentEncoding", r.ContentEncoding, enumContentEncoding)
-		v.list(p+".commonAttributes", len(r.CommonAttributes), 0, webhook.MaxCommonAttributes)
+		v.list(p+".commonAttributes", len(r.CommonAttributes), 0, delivery.HTTPMaxCommonAttributes)
 		for i, a := range r.CommonAttributes {
 			np, vp := memberPath(p+".commonAttributes", i, "attributeName"), memberPath(p+".commonAttributes", i, "attributeValue")
 			v.required(np, a.AttributeName != nil)
-			v.str(np, a.AttributeName, 1, webhook.MaxAttributeNameLen, &patParameterValue)
+			v.str(np, a.AttributeName, 1, delivery.HTTPMaxAttributeNameLen, &patParameterValue)
 			v.required(vp, a.AttributeValue != nil)
-			v.str(vp, a.AttributeValue, 0, webhook.MaxAttributeValueLen, nil)
+			v.str(vp, a.AttributeValue, 0, delivery.HTTPMaxAttributeValueLen, nil)
 		}
 	}
 	if b := h.BufferingHints; b != nil {
@@ -234,7 +233,7 @@ func mergeHTTP(dest *delivery.Destination, param string, h *httpEndpointDestinat
 	if r := h.RetryOptions; r != nil && r.DurationInSeconds != nil {
 		hc.RetryDuration = time.Duration(*r.DurationInSeconds) * time.Second
 		if *r.DurationInSeconds == 0 {
-			hc.RetryDuration = webhook.NoRetries
+			hc.RetryDuration = delivery.HTTPNoRetries
 		}
 	}
 	mergeRecordBackup(&dest.Backup, h.S3BackupMode)
@@ -269,7 +268,7 @@ func describeHTTP(d *delivery.Destination) *httpEndpointDestinationDescription {
 	hc := &d.HTTP
 	enc := hc.ContentEncoding
 	if enc == "" {
-		enc = webhook.EncodingNone
+		enc = delivery.HTTPEncodingNone
 	}
 	names := make([]string, 0, len(hc.CommonAttributes))
 	for k := range hc.CommonAttributes {
@@ -283,8 +282,8 @@ func describeHTTP(d *delivery.Destination) *httpEndpointDestinationDescription {
 	var retry int
 	switch hc.RetryDuration {
 	case 0:
-		retry = int(webhook.DefaultRetryDuration / time.Second)
-	case webhook.NoRetries:
+		retry = int(delivery.HTTPDefaultRetryDuration / time.Second)
+	case delivery.HTTPNoRetries:
 	default:
 		retry = int(hc.RetryDuration / time.Second)
 	}

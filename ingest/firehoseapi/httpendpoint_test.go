@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
 
 	"github.com/hydrantio/hydrant/delivery"
-	"github.com/hydrantio/hydrant/sinks/webhook"
 )
 
 // These tests drive the HTTP endpoint destination with the real AWS SDK,
@@ -94,8 +93,8 @@ func TestHTTPEndpointCreateAndDescribe(t *testing.T) {
 		Processing: delivery.Processing{DeAggregation: "JSON", AppendDelimiter: true},
 		Encryption: delivery.ObjectEncryption{KMSKeyARN: testKeyARN},
 		Backup:     delivery.Backup{Mode: delivery.BackupAllData},
-		HTTP: webhook.Config{URL: endpointV1, AccessKey: accessKey, CommonAttributes: map[string]string{"env": "prod", "app": "web"},
-			ContentEncoding: "GZIP", RetryDuration: webhook.NoRetries},
+		HTTP: delivery.HTTPConfig{URL: endpointV1, AccessKey: accessKey, CommonAttributes: map[string]string{"env": "prod", "app": "web"},
+			ContentEncoding: "GZIP", RetryDuration: delivery.HTTPNoRetries},
 	}
 	h.wantDestination("hook", want)
 
@@ -133,7 +132,7 @@ func TestHTTPEndpointCreateAndDescribe(t *testing.T) {
 		t.Fatalf("CreateDeliveryStream(loopback http): %v", err)
 	}
 	want = delivery.Destination{Bucket: "failed-records", RoleARN: s3Role, Buffering: delivery.BufferingHints{SizeMB: 5, IntervalSeconds: 300},
-		Compression: "UNCOMPRESSED", Backup: delivery.Backup{Mode: delivery.BackupFailedDataOnly}, HTTP: webhook.Config{URL: "http://127.0.0.1:8080/in"}}
+		Compression: "UNCOMPRESSED", Backup: delivery.Backup{Mode: delivery.BackupFailedDataOnly}, HTTP: delivery.HTTPConfig{URL: "http://127.0.0.1:8080/in"}}
 	h.wantDestination("plain", want)
 	got := h.describeHTTP("plain")
 	if aws.ToInt32(got.RetryOptions.DurationInSeconds) != 300 || got.RequestConfiguration.ContentEncoding != types.ContentEncodingNone ||
@@ -160,7 +159,7 @@ func TestHTTPEndpointUpdate(t *testing.T) {
 	}
 	want := delivery.Destination{Bucket: "failed-records", RoleARN: s3Role, Buffering: delivery.BufferingHints{SizeMB: 10, IntervalSeconds: 100},
 		Compression: "UNCOMPRESSED", Backup: delivery.Backup{Mode: delivery.BackupAllData},
-		HTTP: webhook.Config{URL: endpointV1, AccessKey: accessKey, CommonAttributes: map[string]string{"env": "prod"}, ContentEncoding: "GZIP"}}
+		HTTP: delivery.HTTPConfig{URL: endpointV1, AccessKey: accessKey, CommonAttributes: map[string]string{"env": "prod"}, ContentEncoding: "GZIP"}}
 	h.wantDestination("hook", want)
 
 	version := 1
@@ -255,7 +254,7 @@ func TestChangeDestinationKind(t *testing.T) {
 	}
 	// Nothing of the S3 destination is kept: not its prefix, not its role.
 	h.wantDestination("s", delivery.Destination{Bucket: "failed-records", Buffering: delivery.BufferingHints{SizeMB: 5, IntervalSeconds: 300},
-		Compression: "UNCOMPRESSED", Backup: delivery.Backup{Mode: delivery.BackupFailedDataOnly}, HTTP: webhook.Config{URL: endpointV1}})
+		Compression: "UNCOMPRESSED", Backup: delivery.Backup{Mode: delivery.BackupFailedDataOnly}, HTTP: delivery.HTTPConfig{URL: endpointV1}})
 	h.describeHTTP("s")
 
 	err = update("2", &firehose.UpdateDestinationInput{ExtendedS3DestinationUpdate: &types.ExtendedS3DestinationUpdate{Prefix: aws.String("new/")}})
@@ -402,5 +401,5 @@ func TestHTTPEndpointErrors(t *testing.T) {
 		HttpEndpointDestinationUpdate: &types.HttpEndpointDestinationUpdate{}, ExtendedS3DestinationUpdate: &types.ExtendedS3DestinationUpdate{}})
 	wantAPIError(t, "UpdateDestination(two)", err, codeInvalidArgument, "Specify only one of ExtendedS3DestinationUpdate and HttpEndpointDestinationUpdate")
 	h.wantDestination("hook", delivery.Destination{Bucket: "failed-records", RoleARN: s3Role, Buffering: delivery.BufferingHints{SizeMB: 5, IntervalSeconds: 300},
-		Compression: "UNCOMPRESSED", Backup: delivery.Backup{Mode: delivery.BackupFailedDataOnly}, HTTP: webhook.Config{URL: endpointV1}})
+		Compression: "UNCOMPRESSED", Backup: delivery.Backup{Mode: delivery.BackupFailedDataOnly}, HTTP: delivery.HTTPConfig{URL: endpointV1}})
 }

@@ -14,8 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
 
 	"github.com/hydrantio/hydrant/delivery"
-	"github.com/hydrantio/hydrant/sinks/clickhouse"
-	"github.com/hydrantio/hydrant/sinks/webhook"
 )
 
 // These tests cover processing, dynamic partitioning, format conversion and
@@ -643,12 +641,12 @@ func TestAPIFieldName(t *testing.T) {
 			t.Errorf("apiMessage(%q) = %q; want %q", err, got, want)
 		}
 	}
-	m(webhook.Config{URL: "https://"}.Validate(), `invalid HTTP endpoint URL "https://": want https://host[:port]/path`)
-	m(webhook.Config{URL: "https://h", ContentEncoding: "br"}.Validate(), `HTTP endpoint content encoding "br" is not supported: use NONE or GZIP`)
-	m(clickhouse.Config{Addrs: []string{"ch:9000"}}.Validate(), "no table: set Table to the table rows are inserted into")
-	m(clickhouse.Config{}.Validate(), "no server address: set Addrs to the native-protocol host:port of each server, such as 127.0.0.1:9000")
-	m(clickhouse.Config{Addrs: []string{"ch:9000"}, Table: "t", UnknownFields: "x"}.Validate(), `UnknownFields is "x": want ignore or reject`)
-	m(clickhouse.Config{Addrs: []string{"ch:9000"}, Table: "t", CreateTable: true}.Validate(), "CreateTable needs the columns, each with a type")
+	m(delivery.HTTPConfig{URL: "https://"}.Validate(), `invalid HTTP endpoint URL "https://": want https://host[:port]/path`)
+	m(delivery.HTTPConfig{URL: "https://h", ContentEncoding: "br"}.Validate(), `HTTP endpoint content encoding "br" is not supported: use NONE or GZIP`)
+	m(delivery.ClickHouseConfig{Addrs: []string{"ch:9000"}}.Validate(), "no table: set Table to the table rows are inserted into")
+	m(delivery.ClickHouseConfig{}.Validate(), "no server address: set Addrs to the native-protocol host:port of each server, such as 127.0.0.1:9000")
+	m(delivery.ClickHouseConfig{Addrs: []string{"ch:9000"}, Table: "t", UnknownFields: "x"}.Validate(), `UnknownFields is "x": want ignore or reject`)
+	m(delivery.ClickHouseConfig{Addrs: []string{"ch:9000"}, Table: "t", CreateTable: true}.Validate(), "CreateTable needs the columns, each with a type")
 
 	const msg = "needs master keys: give hydrant serve a key file (encryption.key_file in the config)"
 	if got := apiMessage(msg); got != msg {
