@@ -118,6 +118,8 @@ func newStream() delivery.StreamConfig {
 	// ApplyDefaults keeps a zero interval, which is meaningful; an unset one
 	// is the default, as delivery.Destination.ApplyDefaults asks us to do.
 	c.Destination.Buffering.IntervalSeconds = delivery.DefaultBufferIntervalSec
+	// Zero retries is meaningful too.
+	c.Destination.Processing.Function.NumberOfRetries = delivery.DefaultFunctionRetries
 	return c
 }
 

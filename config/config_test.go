@@ -143,6 +143,7 @@ func TestParse(t *testing.T) {
 					ErrorOutputPrefix: "errors/!{firehose:error-output-type}/",
 					Buffering:         delivery.BufferingHints{SizeMB: 64, IntervalSeconds: 0},
 					Compression:       delivery.GZIP,
+					Processing:        delivery.Processing{Function: delivery.FunctionProcessing{NumberOfRetries: delivery.DefaultFunctionRetries}},
 				},
 			}, {
 				Name:        "clicks.v2",
@@ -151,6 +152,7 @@ func TestParse(t *testing.T) {
 					Bucket:      "clicks-archive",
 					Buffering:   delivery.BufferingHints{SizeMB: 128, IntervalSeconds: 300},
 					Compression: delivery.ZSTD,
+					Processing:  delivery.Processing{Function: delivery.FunctionProcessing{NumberOfRetries: delivery.DefaultFunctionRetries}},
 				},
 			}},
 		},

@@ -61,6 +61,56 @@ var processingSpec = &object{fields: []*field{{
 	key:   "append_delimiter",
 	doc:   "Appends a newline to every record delivered (Firehose's AppendDelimiterToRecord).",
 	value: boolean(func(p *delivery.Processing) *bool { return &p.AppendDelimiter }),
+}, {
+	key: "decompression",
+	doc: "Decompresses every record before anything else (Firehose's Decompression " +
+		"processor, for CloudWatch Logs subscriptions). A record that does not " +
+		"decompress goes to the error output as processing-failed.",
+	rng:   `"" or ` + delivery.DecompressionGZIP,
+	dflt:  `default: "" (off)`,
+	value: str(func(p *delivery.Processing) *string { return &p.Decompression }, nil),
+}, {
+	key: "cloudwatch_log_processing",
+	doc: "Replaces each CloudWatch Logs subscription record by the messages of its log " +
+		"events, one record each, and drops CONTROL_MESSAGE records (Firehose's " +
+		"CloudWatchLogProcessing with DataMessageExtraction). It needs decompression: GZIP.",
+	value: boolean(func(p *delivery.Processing) *bool { return &p.CloudWatchLogs }),
+}, {
+	key: "function",
+	doc: "A transformation function, declared under functions:, run over the records " +
+		"after de-aggregation and before partitioning, format conversion and delivery " +
+		"(Firehose's Lambda processor, with the same JSON contract). Records are " +
+		"buffered up to buffer_size or buffer_interval_seconds, whichever comes first, " +
+		"and the function is invoked once per buffer.",
+	value: mapping(func(p *delivery.Processing) *delivery.FunctionProcessing { return &p.Function }, functionProcessingSpec),
+}}}
+
+var functionProcessingSpec = &object{fields: []*field{{
+	key:      "name",
+	doc:      "Name of the function, as declared under functions:.",
+	example:  "enrich",
+	disabled: true,
+	value:    str(func(f *delivery.FunctionProcessing) *string { return &f.Name }, nil),
+}, {
+	key: "number_of_retries",
+	doc: "Retries of a failed invocation (an error, a timeout, an answer that breaks " +
+		"the contract) before its records go to the error output as processing-failed.",
+	rng:   fmt.Sprintf("0 to %d", delivery.MaxFunctionRetries),
+	dflt:  fmt.Sprintf("default: %d", delivery.DefaultFunctionRetries),
+	value: integer(func(f *delivery.FunctionProcessing) *int { return &f.NumberOfRetries }),
+}, {
+	key:   "buffer_size",
+	doc:   "Processing buffer size that triggers an invocation (Firehose's BufferSizeInMBs).",
+	rng:   formatSize(delivery.MinFunctionBufferBytes) + " to " + formatSize(delivery.MaxFunctionBufferBytes),
+	dflt:  "default: " + formatSize(delivery.DefaultFunctionBufferBytes) + " with a function",
+	value: size(func(f *delivery.FunctionProcessing) *int64 { return &f.BufferSizeBytes }),
+}, {
+	key: "buffer_interval_seconds",
+	doc: "Processing buffer age that triggers an invocation (Firehose's " +
+		"BufferIntervalInSeconds). The delivery buffer flushes it too.",
+	rng:   fmt.Sprintf("%d to %d", delivery.MinFunctionBufferInterval, delivery.MaxFunctionBufferInterval),
+	dflt:  fmt.Sprintf("default: %d with a function", delivery.DefaultFunctionBufferInterval),
+	value: integer(func(f *delivery.FunctionProcessing) *int { return &f.BufferIntervalSeconds }),
 }}}
 
 var dynamicPartitioningSpec = &object{fields: []*field{{

@@ -23,6 +23,7 @@ import (
 	"github.com/hydrantio/hydrant/delivery/partition"
 	"github.com/hydrantio/hydrant/record"
 	"github.com/hydrantio/hydrant/sinks/parquet"
+	"github.com/hydrantio/hydrant/transform/builtin"
 )
 
 // A batch covers the log offsets first to last and is delivered as a
@@ -76,9 +77,10 @@ type processor struct {
 	dest   Destination
 	query  *partition.Query
 	prefix *prefixTemplate
-	// prefixKeys are the !{partitionKeyFromQuery:KEY} names of prefix.
-	prefixKeys []string
-	keys       map[string]string // reused by Extract
+	// prefixKeys are the !{partitionKeyFromQuery:KEY} names of prefix,
+	// lambdaKeys its !{partitionKeyFromLambda:KEY} names.
+	prefixKeys, lambdaKeys []string
+	keys                   map[string]string // reused by Extract
 }
 
 func newProcessor(dest Destination) (*processor, error) {
@@ -96,6 +98,7 @@ func newProcessor(dest Destination) (*processor, error) {
 	}
 	p.prefix = tmpl
 	p.prefixKeys = tmpl.keys(prefixNSPartitionKeyFromQuery)
+	p.lambdaKeys = tmpl.keys(prefixNSPartitionKeyFromLambda)
 	return p, nil
 }
 
@@ -119,10 +122,14 @@ type errorRecord struct {
 	// PartitionKeys are the keys extracted, for records that failed after
 	// extraction.
 	PartitionKeys map[string]string `json:"partitionKeys,omitempty"`
+	// LambdaARN names the function of a record that failed processing.
+	LambdaARN string `json:"lambdaArn,omitempty"`
 }
 
-// add processes one log record into the batch.
-func (s *stream) add(b *batch, rec record.Record) {
+// add processes one log record into the batch, in Firehose's order:
+// decompression, CloudWatch Logs message extraction, de-aggregation, the
+// function, then partitioning and the objects (addSub).
+func (s *stream) add(ctx context.Context, b *batch, rec record.Record) {
 	b.last = rec.Offset
 	b.records++
 	b.rawBytes += len(rec.Data)
@@ -131,31 +138,72 @@ func (s *stream) add(b *batch, rec record.Record) {
 		// A spool error sticks in the writer and surfaces at delivery.
 		_ = s.backup.write(rec.Data)
 	}
-	switch dest.Processing.DeAggregation {
+	p := &dest.Processing
+	data := rec.Data
+	if p.Decompression != "" {
+		out, err := builtin.Gunzip(s.gunzipBuf[:0], data, MaxDecompressedBytes)
+		if err != nil {
+			s.fail(b, ErrorTypeProcessing, builtinCode(err, builtin.CodeNotGzip), "cannot decompress the record: "+err.Error(), rec.ArrivalTime, rec.Data, nil)
+			return
+		}
+		s.gunzipBuf, data = out, out
+	}
+	if p.CloudWatchLogs {
+		if _, err := builtin.ExtractMessages(data, func(msg []byte) error { s.split(ctx, b, rec.ArrivalTime, msg); return nil }); err != nil {
+			s.fail(b, ErrorTypeProcessing, builtinCode(err, builtin.CodeNotCloudWatchLogs), "cannot extract CloudWatch Logs messages from the record: "+err.Error(), rec.ArrivalTime, rec.Data, nil)
+		}
+		return
+	}
+	s.split(ctx, b, rec.ArrivalTime, data)
+}
+
+// builtinCode is the error code of a built-in processor's error.
+func builtinCode(err error, dflt string) string {
+	var be *builtin.Error
+	if errors.As(err, &be) {
+		return be.Code
+	}
+	return dflt
+}
+
+// split de-aggregates one record, if the destination says so, and passes
+// each (sub-)record on to the function or straight to addSub.
+func (s *stream) split(ctx context.Context, b *batch, arrival time.Time, data []byte) {
+	p := &b.info.Config.Destination.Processing
+	next := func(sub []byte) error {
+		if p.Function.enabled() {
+			s.fnAppend(ctx, b, arrival, sub)
+		} else {
+			s.addSub(b, arrival, sub, nil)
+		}
+		return nil
+	}
+	switch p.DeAggregation {
 	case SubRecordJSON:
-		if err := partition.SplitJSON(rec.Data, func(sub []byte) error { s.addSub(b, rec, sub); return nil }); err != nil {
-			s.fail(b, ErrorTypeProcessing, errCodeDeAggregation, "cannot split the record into JSON sub-records: "+err.Error(), rec.ArrivalTime, rec.Data, nil)
+		if err := partition.SplitJSON(data, next); err != nil {
+			s.fail(b, ErrorTypeProcessing, errCodeDeAggregation, "cannot split the record into JSON sub-records: "+err.Error(), arrival, data, nil)
 		}
 	case SubRecordDelimited:
-		if err := partition.SplitDelimited(rec.Data, []byte(dest.Processing.Delimiter), func(sub []byte) error { s.addSub(b, rec, sub); return nil }); err != nil {
-			s.fail(b, ErrorTypeProcessing, errCodeDeAggregation, "cannot split the record into delimited sub-records: "+err.Error(), rec.ArrivalTime, rec.Data, nil)
+		if err := partition.SplitDelimited(data, []byte(p.Delimiter), next); err != nil {
+			s.fail(b, ErrorTypeProcessing, errCodeDeAggregation, "cannot split the record into delimited sub-records: "+err.Error(), arrival, data, nil)
 		}
 	default:
-		s.addSub(b, rec, rec.Data)
+		_ = next(data)
 	}
 }
 
-// addSub routes one (sub-)record to its partition or the main object.
-func (s *stream) addSub(b *batch, rec record.Record, data []byte) {
+// addSub routes one (sub-)record to its partition or the main object;
+// lambdaKeys are the partition keys the function returned for it.
+func (s *stream) addSub(b *batch, arrival time.Time, data []byte, lambdaKeys map[string]string) {
 	if dest := &b.info.Config.Destination; dest.recordSink() {
-		s.sinkSpool.append(rec.ArrivalTime, data)
+		s.sinkSpool.append(arrival, data)
 		if dest.copiesAll() {
-			s.writeRecord(b, &s.main, rec.ArrivalTime, data)
+			s.writeRecord(b, &s.main, arrival, data)
 		}
 		return
 	}
 	if !b.partitioned() {
-		s.writeRecord(b, &s.main, rec.ArrivalTime, data)
+		s.writeRecord(b, &s.main, arrival, data)
 		return
 	}
 	p := s.proc
@@ -167,13 +215,13 @@ func (s *stream) addSub(b *batch, rec record.Record, data []byte) {
 			if errors.As(err, &pe) {
 				code, msg = pe.Code, pe.Message
 			}
-			s.fail(b, ErrorTypePartitioning, code, msg, rec.ArrivalTime, data, nil)
+			s.fail(b, ErrorTypePartitioning, code, msg, arrival, data, nil)
 			return
 		}
 	}
-	prefix, err := s.partitionPrefix(b, p.keys)
+	prefix, err := s.partitionPrefix(b, p.keys, lambdaKeys)
 	if err != nil {
-		s.fail(b, ErrorTypePartitioning, errCodePartitionKey, err.Error(), rec.ArrivalTime, data, p.keys)
+		s.fail(b, ErrorTypePartitioning, errCodePartitionKey, err.Error(), arrival, data, p.keys)
 		return
 	}
 	ps, ok := b.parts[prefix]
@@ -181,40 +229,32 @@ func (s *stream) addSub(b *batch, rec record.Record, data []byte) {
 		if len(b.parts) >= b.info.Config.Destination.DynamicPartitioning.MaxActivePartitions {
 			s.fail(b, ErrorTypePartitioning, errCodePartitionCount,
 				fmt.Sprintf("the buffer already holds %d partitions, the stream's max_active_partitions", len(b.parts)),
-				rec.ArrivalTime, data, p.keys)
+				arrival, data, p.keys)
 			return
 		}
 		ps = s.partSpool(len(b.partOrder))
 		ps.keys = maps.Clone(p.keys)
+		ps.lambdaKeys = maps.Clone(lambdaKeys)
 		if b.parts == nil {
 			b.parts = map[string]*partSpool{}
 		}
 		b.parts[prefix] = ps
 		b.partOrder = append(b.partOrder, prefix)
 	}
-	ps.append(rec.ArrivalTime, data)
+	ps.append(arrival, data)
 }
 
 // partitionPrefix evaluates the batch's prefix with the partition keys
 // of one record, checking that every key the prefix names is there and
 // that the result is a usable key prefix.
-func (s *stream) partitionPrefix(b *batch, keys map[string]string) (string, error) {
-	for _, k := range s.proc.prefixKeys {
-		v, ok := keys[k]
-		if !ok {
-			return "", fmt.Errorf("the metadata extraction query yielded no partition key %q", k)
-		}
-		if v == "" {
-			return "", fmt.Errorf("partition key %q is empty", k)
-		}
-		if !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-			return "", fmt.Errorf("partition key %q holds invalid UTF-8 or a control character", k)
-		}
-		if strings.Contains(v, "!{") {
-			return "", fmt.Errorf("partition key %q holds \"!{\"", k)
-		}
+func (s *stream) partitionPrefix(b *batch, keys, lambdaKeys map[string]string) (string, error) {
+	if err := checkPartitionKeys(s.proc.prefixKeys, keys, "the metadata extraction query"); err != nil {
+		return "", err
 	}
-	p := KeyParams{Prefix: b.info.Config.Destination.Prefix, StreamID: b.info.ID, First: b.first, PartitionKeys: keys}
+	if err := checkPartitionKeys(s.proc.lambdaKeys, lambdaKeys, "the function"); err != nil {
+		return "", err
+	}
+	p := KeyParams{Prefix: b.info.Config.Destination.Prefix, StreamID: b.info.ID, First: b.first, PartitionKeys: keys, LambdaKeys: lambdaKeys}
 	prefix := string(appendParsedPrefix(nil, s.proc.prefix, p, b.firstArrival.UTC()))
 	if len(prefix) > MaxPrefixLen {
 		return "", fmt.Errorf("the evaluated prefix is %d bytes long: the limit is %d", len(prefix), MaxPrefixLen)
@@ -225,6 +265,27 @@ func (s *stream) partitionPrefix(b *batch, keys map[string]string) (string, erro
 		return "", checkPrefixPath(prefix, fmt.Sprintf("the evaluated prefix %q", prefix))
 	}
 	return prefix, nil
+}
+
+// checkPartitionKeys checks that keys holds a usable value for each name,
+// as computed by from.
+func checkPartitionKeys(names []string, keys map[string]string, from string) error {
+	for _, k := range names {
+		v, ok := keys[k]
+		if !ok {
+			return fmt.Errorf("%s yielded no partition key %q", from, k)
+		}
+		if v == "" {
+			return fmt.Errorf("partition key %q is empty", k)
+		}
+		if !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return fmt.Errorf("partition key %q holds invalid UTF-8 or a control character", k)
+		}
+		if strings.Contains(v, "!{") {
+			return fmt.Errorf("partition key %q holds \"!{\"", k)
+		}
+	}
+	return nil
 }
 
 // writeRecord writes one record into object o, sending it to the error
@@ -253,21 +314,25 @@ func (s *stream) failAttempts(b *batch, errType, code, msg string, attempts int,
 }
 
 func (s *stream) failRecord(b *batch, errType, code, msg string, attempts int, arrival time.Time, data []byte, keys map[string]string) {
+	s.writeFailure(b, errType, errorRecord{
+		AttemptsMade:     attempts,
+		ArrivalTimestamp: arrival.UnixMilli(),
+		ErrorCode:        code,
+		ErrorMessage:     msg,
+		RawData:          data,
+		PartitionKeys:    keys,
+	})
+}
+
+// writeFailure writes rec to the error output object of errType.
+func (s *stream) writeFailure(b *batch, errType string, rec errorRecord) {
 	o, err := s.errorWriter(b, errType)
 	if err != nil {
 		// The record must not be skipped: the batch is built again.
 		b.err = err
 		return
 	}
-	rec := errorRecord{
-		AttemptsMade:           attempts,
-		ArrivalTimestamp:       arrival.UnixMilli(),
-		ErrorCode:              code,
-		ErrorMessage:           msg,
-		AttemptEndingTimestamp: s.m.now().UnixMilli(),
-		RawData:                data,
-		PartitionKeys:          keys,
-	}
+	rec.AttemptEndingTimestamp = s.m.now().UnixMilli()
 	line, err := json.Marshal(rec)
 	if err != nil {
 		panic(fmt.Sprintf("delivery: cannot encode error record: %v", err))
@@ -478,10 +543,12 @@ func (o *objectWriter) close() {
 // the data. Like the spool, it is never synced: the log has the records.
 type partSpool struct {
 	spoolFile
-	keys map[string]string
-	n    int
-	err  error
-	hdr  [2 * binary.MaxVarintLen64]byte
+	// keys and lambdaKeys are the partition's keys from the metadata
+	// extraction query and from the function.
+	keys, lambdaKeys map[string]string
+	n                int
+	err              error
+	hdr              [2 * binary.MaxVarintLen64]byte
 }
 
 // partSpoolBuffer is the write buffer of each active partition.
@@ -515,7 +582,7 @@ func (s *stream) trimPartSpools() {
 
 // reset empties the spool for a new batch, opening its file on first use.
 func (ps *partSpool) reset() error {
-	ps.n, ps.keys = 0, nil
+	ps.n, ps.keys, ps.lambdaKeys = 0, nil, nil
 	ps.err = ps.rewind(partSpoolBuffer)
 	return ps.err
 }

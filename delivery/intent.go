@@ -181,7 +181,7 @@ func (s *stream) redeliver(ctx context.Context, p pending) (outcome, error) {
 			b, off = nil, p.First
 			continue
 		}
-		s.add(b, rec)
+		s.add(ctx, b, rec)
 		off = rec.Offset + 1
 	}
 	s.logger.Info("redelivering the batch a restart interrupted", "first", p.First, "last", p.Last)

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +56,13 @@ type Options struct {
 	// FlushTimeout bounds how long Close lets workers deliver their open
 	// buffers; 0 means 10 s.
 	FlushTimeout time.Duration
+	// Functions are the transformation functions destinations may name
+	// (Processing.Function), by name.
+	Functions map[string]Function
+	// Region and AccountID make the ARNs functions are told of: the
+	// stream's, in the event, and the function's, in error records.
+	// Empty means us-east-1 and 000000000000.
+	Region, AccountID string
 }
 
 // Manager owns every delivery stream of one node: their definitions, logs
@@ -72,6 +81,16 @@ type Manager struct {
 
 	storesMu sync.Mutex
 	stores   map[string]ObjectStore // destination stores, by their config
+}
+
+// streamARN is the ARN of stream name.
+func (m *Manager) streamARN(name string) string {
+	return "arn:aws:firehose:" + m.opts.Region + ":" + m.opts.AccountID + ":deliverystream/" + name
+}
+
+// functionARN is the Lambda-style ARN of function name.
+func (m *Manager) functionARN(name string) string {
+	return "arn:aws:lambda:" + m.opts.Region + ":" + m.opts.AccountID + ":function:" + name
 }
 
 // storeFor returns the store d writes to: its own S3 server's, made on
@@ -123,6 +142,12 @@ func NewManager(opts Options) (*Manager, error) {
 	opts.Retry = opts.Retry.withDefaults()
 	if opts.FlushTimeout <= 0 {
 		opts.FlushTimeout = 10 * time.Second
+	}
+	if opts.Region == "" {
+		opts.Region = "us-east-1"
+	}
+	if opts.AccountID == "" {
+		opts.AccountID = "000000000000"
 	}
 	m := &Manager{
 		opts:    opts,
@@ -290,6 +315,18 @@ func (m *Manager) validateDestination(d *Destination, path string) error {
 	}
 	if d.recordSink() && m.opts.NewRecordSink == nil {
 		return &FieldError{path + d.Kind(), "this server cannot deliver to " + d.Kind() + " destinations"}
+	}
+	if f := d.Processing.Function.Name; f != "" {
+		if _, ok := m.opts.Functions[f]; !ok {
+			declared := slices.Sorted(maps.Keys(m.opts.Functions))
+			msg := fmt.Sprintf("no function %q is declared in the server's config", f)
+			if len(declared) == 0 {
+				msg += ": declare it under functions:"
+			} else {
+				msg += " (declared: " + strings.Join(declared, ", ") + ")"
+			}
+			return &FieldError{path + "processing.function.name", msg}
+		}
 	}
 	if d.Encryption.ClientSide && m.opts.Keys == nil {
 		return &FieldError{path + "encryption.client_side", "needs master keys: give hydrant serve a key file (encryption.key_file in the config) or set " + encrypt.EnvMasterKeys}

@@ -23,6 +23,11 @@ type metrics struct {
 	compressedBytes  *prometheus.CounterVec
 	appendDuration   *prometheus.HistogramVec
 	failedRecords    *prometheus.CounterVec
+
+	processingDuration    *prometheus.HistogramVec
+	processingInvocations *prometheus.CounterVec
+	processedRecords      *prometheus.CounterVec
+	processedBytes        *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -78,24 +83,44 @@ func newMetrics() *metrics {
 			Name: "hydrant_error_output_records_total",
 			Help: "Records written to the error output, by error output type (processing-failed, format-conversion-failed, partitioning-failed).",
 		}, []string{"stream", "type"}),
+		processingDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hydrant_execute_processing_duration_seconds",
+			Help:    "Time of one invocation of the stream's transformation function, per attempt (Firehose ExecuteProcessing.Duration).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, stream),
+		processingInvocations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hydrant_execute_processing_total",
+			Help: "Invocations of the stream's transformation function by result (success, error); success/total is Firehose's ExecuteProcessing.Success.",
+		}, []string{"stream", "result"}),
+		processedRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hydrant_processed_records_total",
+			Help: "Records the transformation function answered, by result (Ok, Dropped, ProcessingFailed); Ok is Firehose's SucceedProcessing.Records.",
+		}, []string{"stream", "result"}),
+		processedBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hydrant_succeed_processing_bytes_total",
+			Help: "Bytes of the records the transformation function answered Ok (Firehose SucceedProcessing.Bytes).",
+		}, stream),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.incomingBytes, m.incomingRecords, m.incomingPuts, m.throttledRecords,
 		m.deliveryBytes, m.deliveryRecords, m.deliveryObjects, m.deliveryAttempts, m.deliveryDuration,
-		m.compressedBytes, m.appendDuration, m.failedRecords}
+		m.compressedBytes, m.appendDuration, m.failedRecords,
+		m.processingDuration, m.processingInvocations, m.processedRecords, m.processedBytes}
 }
 
 // forget drops every series of a deleted stream.
 func (m *metrics) forget(stream string) {
 	l := prometheus.Labels{"stream": stream}
 	for _, v := range []*prometheus.CounterVec{m.incomingBytes, m.incomingRecords, m.incomingPuts, m.throttledRecords,
-		m.deliveryBytes, m.deliveryRecords, m.deliveryObjects, m.deliveryAttempts, m.compressedBytes, m.failedRecords} {
+		m.deliveryBytes, m.deliveryRecords, m.deliveryObjects, m.deliveryAttempts, m.compressedBytes, m.failedRecords,
+		m.processingInvocations, m.processedRecords, m.processedBytes} {
 		v.DeletePartialMatch(l)
 	}
 	m.deliveryDuration.DeletePartialMatch(l)
 	m.appendDuration.DeletePartialMatch(l)
+	m.processingDuration.DeletePartialMatch(l)
 }
 
 // stateCollector reports each stream's gauges at scrape time.

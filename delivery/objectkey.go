@@ -74,6 +74,9 @@ type KeyParams struct {
 	// PartitionKeys are the values of !{partitionKeyFromQuery:KEY}
 	// expressions, by KEY, for a dynamically partitioned object.
 	PartitionKeys map[string]string
+	// LambdaKeys are the values of !{partitionKeyFromLambda:KEY}
+	// expressions: the partition keys the transform function returned.
+	LambdaKeys map[string]string
 }
 
 // ObjectKey returns the object key for p:
@@ -100,7 +103,8 @@ type KeyParams struct {
 //
 // !{partitionKeyFromQuery:KEY} is PartitionKeys[KEY]; a key missing
 // there stays in the key as written (the caller checks first, see
-// PartitionPrefix). !{partitionKeyFromLambda:…} is not evaluated yet.
+// PartitionPrefix); !{partitionKeyFromLambda:KEY} is LambdaKeys[KEY], in
+// the same way.
 //
 // ObjectKey does not validate p.Prefix; an invalid prefix (see
 // ValidatePrefix) is used as literal text where it cannot be parsed.
@@ -296,9 +300,12 @@ func (tmpl *prefixTemplate) render(dst []byte, p KeyParams, t time.Time) []byte 
 			} else {
 				dst = append(dst, part.String()...)
 			}
-		default:
-			// Lambda partition keys come with transforms (see ObjectKey).
-			dst = append(dst, part.String()...)
+		case prefixNSPartitionKeyFromLambda:
+			if v, ok := p.LambdaKeys[part.value]; ok {
+				dst = append(dst, v...)
+			} else {
+				dst = append(dst, part.String()...)
+			}
 		}
 	}
 	return dst

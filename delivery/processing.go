@@ -63,7 +63,60 @@ type Processing struct {
 	// AppendDelimiter appends a newline to every record delivered
 	// (AppendDelimiterToRecord).
 	AppendDelimiter bool `json:"appendDelimiterToRecord,omitempty"`
+	// Decompression decompresses every record before anything else:
+	// DecompressionGZIP (Firehose's Decompression processor, for CloudWatch
+	// Logs subscriptions); empty disables it.
+	Decompression string `json:"decompression,omitempty"`
+	// CloudWatchLogs replaces every CloudWatch Logs subscription record by
+	// the messages of its log events, one record each, and drops control
+	// messages (Firehose's CloudWatchLogProcessing with
+	// DataMessageExtraction). It needs Decompression.
+	CloudWatchLogs bool `json:"cloudWatchLogProcessing,omitempty"`
+	// Function runs a transformation function over the records (Firehose's
+	// Lambda processor); a zero Function runs none.
+	Function FunctionProcessing `json:"function,omitzero"`
 }
+
+// Decompression formats of the Decompression processor.
+const DecompressionGZIP = "GZIP"
+
+// MaxDecompressedBytes bounds a decompressed record, so that a gzip bomb
+// fails its record instead of exhausting memory: 16 MiB, far above
+// CloudWatch Logs' 1 MiB events.
+const MaxDecompressedBytes = 16 << 20
+
+// FunctionProcessing is a transformation function run over the records
+// before partitioning, format conversion and delivery. The records are
+// buffered up to BufferSizeBytes or BufferIntervalSeconds, whichever comes
+// first, and the function is invoked once per buffer.
+type FunctionProcessing struct {
+	// Name names a function declared in the server's config (functions:).
+	Name string `json:"name,omitempty"`
+	// ARN is the Lambda ARN the function was named by through the API,
+	// reported back as given; its function name is Name.
+	ARN string `json:"arn,omitempty"`
+	// NumberOfRetries is how many times a failed invocation is retried
+	// before its records go to the error output.
+	NumberOfRetries int `json:"numberOfRetries"`
+	// BufferSizeBytes and BufferIntervalSeconds are the processing buffer
+	// hints (Firehose's BufferSizeInMBs, BufferIntervalInSeconds).
+	BufferSizeBytes       int64 `json:"bufferSizeBytes,omitempty"`
+	BufferIntervalSeconds int   `json:"bufferIntervalSeconds,omitempty"`
+}
+
+// Firehose's Lambda processor defaults and limits.
+const (
+	DefaultFunctionRetries              = 3
+	MaxFunctionRetries                  = 300
+	DefaultFunctionBufferBytes    int64 = 1 << 20
+	MinFunctionBufferBytes        int64 = 200 << 10 // Firehose's 0.2 MB
+	MaxFunctionBufferBytes        int64 = 3 << 20
+	DefaultFunctionBufferInterval       = 60
+	MinFunctionBufferInterval           = 60
+	MaxFunctionBufferInterval           = 900
+)
+
+func (f *FunctionProcessing) enabled() bool { return f.Name != "" }
 
 // DynamicPartitioning is Firehose's DynamicPartitioningConfiguration.
 type DynamicPartitioning struct {
@@ -117,6 +170,17 @@ type ObjectEncryption struct {
 func (p *Processing) applyDefaults() {
 	if p.DeAggregation == SubRecordDelimited && p.Delimiter == "" {
 		p.Delimiter = "\n"
+	}
+	if f := &p.Function; f.enabled() {
+		if f.NumberOfRetries < 0 {
+			f.NumberOfRetries = DefaultFunctionRetries
+		}
+		if f.BufferSizeBytes == 0 {
+			f.BufferSizeBytes = DefaultFunctionBufferBytes
+		}
+		if f.BufferIntervalSeconds == 0 {
+			f.BufferIntervalSeconds = DefaultFunctionBufferInterval
+		}
 	}
 }
 
@@ -210,8 +274,11 @@ func (d *Destination) validateProcessing() *FieldError {
 			}
 		}
 	}
-	if len(pt.keys(prefixNSPartitionKeyFromLambda)) > 0 {
-		return &FieldError{"prefix", "!{partitionKeyFromLambda:…} needs a transform function, which this destination does not have"}
+	if len(pt.keys(prefixNSPartitionKeyFromLambda)) > 0 && !p.Function.enabled() {
+		return &FieldError{"prefix", "!{partitionKeyFromLambda:…} needs a transform function (processing.function), which this destination does not have"}
+	}
+	if fe := p.validateFunctions(); fe != nil {
+		return fe
 	}
 	et, err := parsePrefixTemplate(d.ErrorOutputPrefix)
 	if err != nil {
@@ -254,6 +321,45 @@ func (d *Destination) validateProcessing() *FieldError {
 		return &FieldError{"encryption.kms_key_arn", "has leading or trailing spaces"}
 	}
 	return nil
+}
+
+// validateFunctions checks the decompression, CloudWatch Logs and
+// function settings.
+func (p *Processing) validateFunctions() *FieldError {
+	switch p.Decompression {
+	case "", DecompressionGZIP:
+	default:
+		return &FieldError{"processing.decompression", fmt.Sprintf("%q is not a decompression format: use %s", p.Decompression, DecompressionGZIP)}
+	}
+	if p.CloudWatchLogs && p.Decompression == "" {
+		return &FieldError{"processing.cloudwatch_log_processing", "needs processing.decompression: " + DecompressionGZIP + " (CloudWatch Logs subscription records are gzipped)"}
+	}
+	f := &p.Function
+	if !f.enabled() {
+		if f.ARN != "" || f.BufferSizeBytes != 0 || f.BufferIntervalSeconds != 0 {
+			return &FieldError{"processing.function.name", "must name a function when the function's other settings are given"}
+		}
+		return nil
+	}
+	if !validFunctionName(f.Name) {
+		return &FieldError{"processing.function.name", fmt.Sprintf("%q is not a function name: use 1 to 64 of a-z A-Z 0-9 _ -", f.Name)}
+	}
+	if f.NumberOfRetries < 0 || f.NumberOfRetries > MaxFunctionRetries {
+		return &FieldError{"processing.function.number_of_retries", fmt.Sprintf("%d is out of range: use 0 to %d", f.NumberOfRetries, MaxFunctionRetries)}
+	}
+	if f.BufferSizeBytes < MinFunctionBufferBytes || f.BufferSizeBytes > MaxFunctionBufferBytes {
+		return &FieldError{"processing.function.buffer_size", fmt.Sprintf("%d bytes is out of range: use 200KiB (%d) to 3MiB (%d)", f.BufferSizeBytes, MinFunctionBufferBytes, MaxFunctionBufferBytes)}
+	}
+	if f.BufferIntervalSeconds < MinFunctionBufferInterval || f.BufferIntervalSeconds > MaxFunctionBufferInterval {
+		return &FieldError{"processing.function.buffer_interval_seconds", fmt.Sprintf("%d is out of range: use %d to %d", f.BufferIntervalSeconds, MinFunctionBufferInterval, MaxFunctionBufferInterval)}
+	}
+	return nil
+}
+
+// validFunctionName reports whether s can name a function: Lambda's
+// function name characters.
+func validFunctionName(s string) bool {
+	return len(s) <= 64 && validPartitionKeyName(s)
 }
 
 // keys returns the key names of the template's expressions of namespace ns.

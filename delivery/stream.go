@@ -77,6 +77,10 @@ type stream struct {
 	sink      RecordSink
 	sinkDest  Destination
 	sinkSpool *partSpool
+	// fnBuf is the processing buffer of the destination's function.
+	fnBuf fnBuffer
+	// gunzipBuf holds the record the Decompression processor decompressed.
+	gunzipBuf []byte
 }
 
 type streamMetrics struct {
@@ -301,7 +305,7 @@ func (s *stream) run() {
 					continue
 				}
 			}
-			s.add(b, rec)
+			s.add(ctx, b, rec)
 		}
 
 		if b != nil {
@@ -460,6 +464,8 @@ func (s *stream) openBatch(info StreamInfo, first record.Record) *batch {
 			return nil
 		}
 	}
+	s.fnBuf.reset()
+	s.fnBuf.seq = 0
 	s.oldestUndelivered.CompareAndSwap(0, first.ArrivalTime.UnixNano())
 	return &batch{
 		info:         info,
@@ -474,6 +480,7 @@ func (s *stream) openBatch(info StreamInfo, first record.Record) *batch {
 // is made durable first; a redelivery has it on disk already.
 func (s *stream) deliver(ctx context.Context, b *batch, recordIntent bool) outcome {
 	dest := b.info.Config.Destination
+	s.flushFunction(ctx, b)
 	if b.err != nil {
 		s.logger.Error("cannot build the batch; reading it again from the log", "err", b.err)
 		return rebuild
@@ -520,7 +527,7 @@ func (s *stream) deliver(ctx context.Context, b *batch, recordIntent bool) outco
 				return rebuild
 			}
 			k := key
-			k.PartitionKeys = ps.keys
+			k.PartitionKeys, k.LambdaKeys = ps.keys, ps.lambdaKeys
 			if out := s.writeObject(ctx, &dest, &s.main, dest.Bucket, k, format, &st); out != delivered {
 				return out
 			}

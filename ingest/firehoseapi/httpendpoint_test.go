@@ -335,8 +335,8 @@ func TestHTTPEndpointErrors(t *testing.T) {
 	}, codeInvalidArgument, dest+"S3Configuration.EncryptionConfiguration: specify only one of NoEncryptionConfig and KMSEncryptionConfig.")
 	f("lambda", func(d *httpDest) {
 		d.ProcessingConfiguration = &types.ProcessingConfiguration{Enabled: aws.Bool(true), Processors: []types.Processor{
-			sdkProcessor(types.ProcessorTypeLambda, "LambdaArn", "arn:aws:lambda:us-east-1:123456789012:function:f")}}
-	}, codeInvalidArgument, dest+"ProcessingConfiguration.Processors[Lambda] is not supported by Hydrant yet")
+			sdkProcessor(types.ProcessorTypeLambda, "LambdaArn", "arn:aws:lambda:us-east-1:123456789012:f")}}
+	}, codeInvalidArgument, dest+"ProcessingConfiguration.Processors[Lambda].Parameters[LambdaArn] 'arn:aws:lambda:us-east-1:123456789012:f' is not a Lambda function ARN")
 	f("metadata extraction", func(d *httpDest) {
 		d.ProcessingConfiguration = &types.ProcessingConfiguration{Enabled: aws.Bool(true), Processors: []types.Processor{
 			sdkProcessor(types.ProcessorTypeMetadataExtraction, "MetadataExtractionQuery", customerQuery, "JsonParsingEngine", "JQ-1.6")}}

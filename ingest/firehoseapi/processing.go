@@ -3,8 +3,10 @@ package firehoseapi
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math"
 	"regexp"
+	"strconv"
 
 	"github.com/hydrantio/hydrant/delivery"
 	"github.com/hydrantio/hydrant/delivery/partition"
@@ -43,6 +45,16 @@ const (
 	procMetadata        = "MetadataExtraction"
 	procAppendDelimiter = "AppendDelimiterToRecord"
 	procLambda          = "Lambda"
+	procDecompression   = "Decompression"
+	procCloudWatchLogs  = "CloudWatchLogProcessing"
+
+	paramLambdaARN      = "LambdaArn"
+	paramRetries        = "NumberOfRetries"
+	paramRoleARN        = "RoleArn"
+	paramBufferSize     = "BufferSizeInMBs"
+	paramBufferInterval = "BufferIntervalInSeconds"
+	paramCompression    = "CompressionFormat"
+	paramMessageExtract = "DataMessageExtraction"
 
 	paramSubRecordType = "SubRecordType"
 	paramDelimiter     = "Delimiter"
@@ -78,9 +90,13 @@ func parameterMember(typ, name string) string {
 // Enums and patterns of the Firehose model for these shapes (ParquetSerDe
 // compressions with Hydrant's ZSTD).
 var (
-	enumProcessorType = []string{procDeAggregation, "Decompression", "CloudWatchLogProcessing", procLambda, procMetadata, procAppendDelimiter}
-	enumParameterName = []string{"LambdaArn", "NumberOfRetries", paramQuery, paramParsingEngine, "RoleArn",
-		"BufferSizeInMBs", "BufferIntervalInSeconds", paramSubRecordType, paramDelimiter, "CompressionFormat", "DataMessageExtraction"}
+	enumProcessorType = []string{procDeAggregation, procDecompression, procCloudWatchLogs, procLambda, procMetadata, procAppendDelimiter}
+	enumParameterName = []string{paramLambdaARN, paramRetries, paramQuery, paramParsingEngine, paramRoleARN,
+		paramBufferSize, paramBufferInterval, paramSubRecordType, paramDelimiter, paramCompression, paramMessageExtract}
+
+	// patLambdaARN is a Lambda function ARN, optionally with a version or
+	// alias: the function's name is the part after "function:".
+	patLambdaARN           = regexp.MustCompile(`^arn:[a-z-]+:lambda:[a-z0-9-]*:\d{12}:function:([a-zA-Z0-9_-]{1,64})(:[a-zA-Z0-9_$-]+)?$`)
 	enumParquetCompression = []string{"UNCOMPRESSED", "GZIP", "SNAPPY", "ZSTD"}
 	enumWriterVersion      = []string{"V1", "V2"}
 
@@ -375,14 +391,84 @@ func mergeProcessing(p *delivery.Processing, param string, pc *processingConfigu
 			}
 			out.AppendDelimiter = true
 		case procLambda:
-			return invalidArgument(member + " is not supported by Hydrant yet: record transforms will come in a later release. " +
-				"Hydrant runs the processors " + procDeAggregation + ", " + procMetadata + " and " + procAppendDelimiter + ".")
+			if err := onlyParameters(param, typ, params, paramLambdaARN, paramRetries, paramRoleARN, paramBufferSize, paramBufferInterval); err != nil {
+				return err
+			}
+			if err := mergeLambda(&out.Function, param, params); err != nil {
+				return err
+			}
+		case procDecompression:
+			if err := onlyParameters(param, typ, params, paramCompression); err != nil {
+				return err
+			}
+			f, ok := params[paramCompression]
+			if !ok {
+				return invalidArgument(param + "." + parameterMember(typ, paramCompression) + " is required: " + delivery.DecompressionGZIP + ".")
+			}
+			if f != delivery.DecompressionGZIP {
+				return invalidArgument(param + "." + parameterMember(typ, paramCompression) + " " + quote(f) + " is not supported: use " + delivery.DecompressionGZIP + ".")
+			}
+			out.Decompression = f
+		case procCloudWatchLogs:
+			if err := onlyParameters(param, typ, params, paramMessageExtract); err != nil {
+				return err
+			}
+			v, ok := params[paramMessageExtract]
+			if !ok || (v != "true" && v != "false") {
+				return invalidArgument(param + "." + parameterMember(typ, paramMessageExtract) + " must be true or false.")
+			}
+			out.CloudWatchLogs = v == "true"
 		default:
-			return invalidArgument(member + " is not supported by Hydrant: it runs the processors " +
-				procDeAggregation + ", " + procMetadata + " and " + procAppendDelimiter + ".")
+			return invalidArgument(member + " is not supported by Hydrant.")
 		}
 	}
+	if out.CloudWatchLogs && out.Decompression == "" {
+		return invalidArgument(param + "." + processorMember(procCloudWatchLogs) + " needs the " + procDecompression + " processor: CloudWatch Logs subscription records are gzipped.")
+	}
 	*p = out
+	return nil
+}
+
+// mergeLambda maps the parameters of a Lambda processor onto f. The ARN
+// names a function declared in the server's config by its function name.
+func mergeLambda(f *delivery.FunctionProcessing, param string, params map[string]string) error {
+	member := func(name string) string { return param + "." + parameterMember(procLambda, name) }
+	arn, ok := params[paramLambdaARN]
+	if !ok {
+		return invalidArgument(member(paramLambdaARN) + " is required: arn:aws:lambda:REGION:ACCOUNT:function:NAME, where NAME is a function declared under functions: in Hydrant's config.")
+	}
+	m := patLambdaARN.FindStringSubmatch(arn)
+	if m == nil {
+		return invalidArgument(member(paramLambdaARN) + " " + quote(arn) + " is not a Lambda function ARN: use arn:aws:lambda:REGION:ACCOUNT:function:NAME.")
+	}
+	*f = delivery.FunctionProcessing{
+		Name:                  m[1],
+		ARN:                   arn,
+		NumberOfRetries:       delivery.DefaultFunctionRetries,
+		BufferSizeBytes:       delivery.DefaultFunctionBufferBytes,
+		BufferIntervalSeconds: delivery.DefaultFunctionBufferInterval,
+	}
+	if v, ok := params[paramRetries]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > delivery.MaxFunctionRetries {
+			return invalidArgument(member(paramRetries) + " " + quote(v) + fmt.Sprintf(" is not a whole number from 0 to %d.", delivery.MaxFunctionRetries))
+		}
+		f.NumberOfRetries = n
+	}
+	if v, ok := params[paramBufferSize]; ok {
+		mb, err := strconv.ParseFloat(v, 64)
+		if err != nil || mb < 0.2 || mb > 3 {
+			return invalidArgument(member(paramBufferSize) + " " + quote(v) + " is not a number of MBs from 0.2 to 3.")
+		}
+		f.BufferSizeBytes = max(int64(mb*(1<<20)), delivery.MinFunctionBufferBytes)
+	}
+	if v, ok := params[paramBufferInterval]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < delivery.MinFunctionBufferInterval || n > delivery.MaxFunctionBufferInterval {
+			return invalidArgument(member(paramBufferInterval) + " " + quote(v) + fmt.Sprintf(" is not a whole number of seconds from %d to %d.", delivery.MinFunctionBufferInterval, delivery.MaxFunctionBufferInterval))
+		}
+		f.BufferIntervalSeconds = n
+	}
 	return nil
 }
 
@@ -545,12 +631,23 @@ func describeProcessing(p delivery.Processing) *processingConfiguration {
 		}
 		pc.Processors = append(pc.Processors, pr)
 	}
+	if p.Decompression != "" {
+		add(procDecompression, paramCompression, p.Decompression)
+	}
+	if p.CloudWatchLogs {
+		add(procCloudWatchLogs, paramMessageExtract, "true")
+	}
 	switch p.DeAggregation {
 	case "":
 	case delivery.SubRecordDelimited:
 		add(procDeAggregation, paramSubRecordType, p.DeAggregation, paramDelimiter, base64.StdEncoding.EncodeToString([]byte(p.Delimiter)))
 	default:
 		add(procDeAggregation, paramSubRecordType, p.DeAggregation)
+	}
+	if f := p.Function; f.Name != "" {
+		mb := strconv.FormatFloat(float64(f.BufferSizeBytes)/(1<<20), 'f', -1, 64)
+		add(procLambda, paramLambdaARN, f.ARN, paramRetries, strconv.Itoa(f.NumberOfRetries),
+			paramBufferSize, mb, paramBufferInterval, strconv.Itoa(f.BufferIntervalSeconds))
 	}
 	if p.MetadataExtractionQuery != "" {
 		add(procMetadata, paramQuery, p.MetadataExtractionQuery, paramParsingEngine, partition.JSONParsingEngine)

@@ -204,6 +204,31 @@ func TestProcessingAndPartitioning(t *testing.T) {
 		t.Errorf("raw DynamicPartitioningConfiguration = %s", got)
 	}
 
+	// A Lambda ARN names a function of the server's config; the CloudWatch
+	// Logs processors run before it.
+	h.callOK("CreateDeliveryStream", `{"DeliveryStreamName":"fn","ExtendedS3DestinationConfiguration":{
+		"BucketARN":"arn:aws:s3:::bucket","RoleARN":"arn:aws:iam::123456789012:role/firehose",
+		"ProcessingConfiguration":{"Enabled":true,"Processors":[
+			{"Type":"Lambda","Parameters":[{"ParameterName":"LambdaArn","ParameterValue":"arn:aws:lambda:us-east-1:123456789012:function:enrich:$LATEST"},
+				{"ParameterName":"NumberOfRetries","ParameterValue":"0"},{"ParameterName":"BufferSizeInMBs","ParameterValue":"0.5"},
+				{"ParameterName":"RoleArn","ParameterValue":"arn:aws:iam::123456789012:role/lambda"}]},
+			{"Type":"CloudWatchLogProcessing","Parameters":[{"ParameterName":"DataMessageExtraction","ParameterValue":"true"}]},
+			{"Type":"Decompression","Parameters":[{"ParameterName":"CompressionFormat","ParameterValue":"GZIP"}]}]}}}`)
+	want = baseDest("bucket")
+	want.Processing = delivery.Processing{Decompression: "GZIP", CloudWatchLogs: true, Function: delivery.FunctionProcessing{
+		Name: "enrich", ARN: "arn:aws:lambda:us-east-1:123456789012:function:enrich:$LATEST", NumberOfRetries: 0,
+		BufferSizeBytes: 512 << 10, BufferIntervalSeconds: 60}}
+	h.wantDestination("fn", want)
+	wantProc = &types.ProcessingConfiguration{Enabled: aws.Bool(true), Processors: []types.Processor{
+		sdkProcessor(types.ProcessorTypeDecompression, "CompressionFormat", "GZIP"),
+		sdkProcessor(types.ProcessorTypeCloudWatchLogProcessing, "DataMessageExtraction", "true"),
+		sdkProcessor(types.ProcessorTypeLambda, "LambdaArn", "arn:aws:lambda:us-east-1:123456789012:function:enrich:$LATEST",
+			"NumberOfRetries", "0", "BufferSizeInMBs", "0.5", "BufferIntervalInSeconds", "60"),
+	}}
+	if got, want := jsonOf(h.describe("fn").ExtendedS3DestinationDescription.ProcessingConfiguration), jsonOf(wantProc); got != want {
+		t.Errorf("described ProcessingConfiguration = %s; want %s", got, want)
+	}
+
 	// Disabled processing keeps no processors: Hydrant would not run them.
 	d = s3Config("bucket")
 	d.ProcessingConfiguration = &types.ProcessingConfiguration{Enabled: aws.Bool(false), Processors: []types.Processor{
@@ -489,10 +514,20 @@ func TestFeatureErrors(t *testing.T) {
 		"at 'extendedS3DestinationConfiguration.processingConfiguration.processors.1.member.parameters.1.member.parameterName' failed to satisfy constraint: Member must satisfy enum value set")
 	f("blank parameter", processors(query(" \t")), codeValidation,
 		"Value ' \t' at 'extendedS3DestinationConfiguration.processingConfiguration.processors.1.member.parameters.1.member.parameterValue' failed to satisfy constraint: Member must satisfy regular expression pattern: ^(?!\\s*$).+")
-	f("lambda", processors(sdkProcessor(types.ProcessorTypeLambda, "LambdaArn", "arn:aws:lambda:us-east-1:123456789012:function:f")), codeInvalidArgument,
-		param+"[Lambda] is not supported by Hydrant yet: record transforms will come in a later release.")
-	f("decompression", processors(sdkProcessor(types.ProcessorTypeDecompression, "CompressionFormat", "GZIP")), codeInvalidArgument,
-		param+"[Decompression] is not supported by Hydrant")
+	f("lambda ARN", processors(sdkProcessor(types.ProcessorTypeLambda, "LambdaArn", "arn:aws:s3:::f")), codeInvalidArgument,
+		param+"[Lambda].Parameters[LambdaArn] 'arn:aws:s3:::f' is not a Lambda function ARN")
+	f("lambda without ARN", processors(sdkProcessor(types.ProcessorTypeLambda, "NumberOfRetries", "1")), codeInvalidArgument,
+		param+"[Lambda].Parameters[LambdaArn] is required")
+	f("lambda retries", processors(sdkProcessor(types.ProcessorTypeLambda, "LambdaArn", "arn:aws:lambda:us-east-1:123456789012:function:f", "NumberOfRetries", "301")), codeInvalidArgument,
+		param+"[Lambda].Parameters[NumberOfRetries] '301' is not a whole number from 0 to 300.")
+	f("lambda buffer", processors(sdkProcessor(types.ProcessorTypeLambda, "LambdaArn", "arn:aws:lambda:us-east-1:123456789012:function:f", "BufferSizeInMBs", "4")), codeInvalidArgument,
+		param+"[Lambda].Parameters[BufferSizeInMBs] '4' is not a number of MBs from 0.2 to 3.")
+	f("lambda interval", processors(sdkProcessor(types.ProcessorTypeLambda, "LambdaArn", "arn:aws:lambda:us-east-1:123456789012:function:f", "BufferIntervalInSeconds", "30")), codeInvalidArgument,
+		param+"[Lambda].Parameters[BufferIntervalInSeconds] '30' is not a whole number of seconds from 60 to 900.")
+	f("decompression", processors(sdkProcessor(types.ProcessorTypeDecompression, "CompressionFormat", "ZIP")), codeInvalidArgument,
+		param+"[Decompression].Parameters[CompressionFormat] 'ZIP' is not supported: use GZIP.")
+	f("cloudwatch without decompression", processors(sdkProcessor(types.ProcessorTypeCloudWatchLogProcessing, "DataMessageExtraction", "true")), codeInvalidArgument,
+		param+"[CloudWatchLogProcessing] needs the Decompression processor")
 	f("twice", processors(sdkProcessor(types.ProcessorTypeAppendDelimiterToRecord), sdkProcessor(types.ProcessorTypeAppendDelimiterToRecord)), codeInvalidArgument,
 		param+"[AppendDelimiterToRecord] is given twice")
 	f("parameter twice", processors(sdkProcessor(types.ProcessorTypeRecordDeAggregation, "SubRecordType", "JSON", "SubRecordType", "JSON")), codeInvalidArgument,

@@ -210,6 +210,10 @@ func (a *API) describeDeliveryStream(rq *request) error {
 // description renders a stream as DescribeDeliveryStream reports it.
 func (a *API) description(info delivery.StreamInfo) deliveryStreamDescription {
 	d := &info.Config.Destination
+	if f := &d.Processing.Function; f.Name != "" && f.ARN == "" {
+		// Declared in the config file, by name.
+		f.ARN = "arn:aws:lambda:" + a.region + ":" + a.account + ":function:" + f.Name
+	}
 	dest := destinationDescription{DestinationId: destinationID}
 	switch d.Kind() {
 	case delivery.KindHTTP:
