@@ -73,13 +73,15 @@ type receiverOpts struct {
 	faults    map[string]float64 // by flag: "500" is -fault-500, "wrong-id" -fault-wrong-id, …
 }
 
-// receiverProc is one running receiver process.
+// receiverProc is one receiver, running unless stopped.
 type receiverProc struct {
 	t      *testing.T
 	url    string // https://127.0.0.1:port or http://…
 	ca     string // its certificate, for ca_file; "" without TLS
 	out    string // the records it took, one per line, in base64
 	client *http.Client
+	bin    string
+	args   []string // "-listen", its address, then the other flags
 	cmd    *exec.Cmd
 	stderr *syncBuffer
 }
@@ -89,7 +91,7 @@ type receiverProc struct {
 func startReceiver(t *testing.T, bin string, o receiverOpts) *receiverProc {
 	t.Helper()
 	dir := t.TempDir()
-	r := &receiverProc{t: t, out: filepath.Join(dir, "records.b64"), stderr: &syncBuffer{}}
+	r := &receiverProc{t: t, out: filepath.Join(dir, "records.b64"), bin: bin, stderr: &syncBuffer{}}
 	attrs, _ := json.Marshal(o.attrs)
 	if o.attrs == nil {
 		attrs = []byte("{}")
@@ -113,26 +115,14 @@ func startReceiver(t *testing.T, bin string, o receiverOpts) *receiverProc {
 	for _, k := range slices.Sorted(maps.Keys(o.faults)) {
 		args = append(args, "-fault-"+k, strconv.FormatFloat(o.faults[k], 'g', -1, 64))
 	}
-	r.cmd = exec.Command(bin, args...)
-	r.cmd.Stderr = r.stderr
-	stdout, err := r.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.cmd.Start(); err != nil {
-		t.Fatalf("cannot start the receiver: %v", err)
-	}
+	r.args = args
 	t.Cleanup(func() {
 		r.stop()
 		if t.Failed() {
 			t.Logf("---- receiver %s stderr ----\n%s", r.url, r.stderr)
 		}
 	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "listening on ") {
-		t.Fatalf("receiver said %q (%v) instead of `listening on URL`; stderr:\n%s", line, err, r.stderr)
-	}
-	r.url = strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	r.start()
 	tr := &http.Transport{}
 	if o.tls {
 		pem, err := os.ReadFile(r.ca)
@@ -148,10 +138,37 @@ func startReceiver(t *testing.T, bin string, o receiverOpts) *receiverProc {
 	return r
 }
 
+// start runs the receiver process and waits until it listens. Started
+// again after stop, it listens where it did before and appends to the
+// same output, but its stats start from zero, it no longer knows the
+// request ids it took, and with TLS it has a new certificate.
+func (r *receiverProc) start() {
+	r.t.Helper()
+	r.cmd = exec.Command(r.bin, r.args...)
+	r.cmd.Stderr = r.stderr
+	stdout, err := r.cmd.StdoutPipe()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatalf("cannot start the receiver: %v", err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "listening on ") {
+		r.t.Fatalf("receiver said %q (%v) instead of `listening on URL`; stderr:\n%s", line, err, r.stderr)
+	}
+	url := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	if r.url != "" && url != r.url {
+		r.t.Fatalf("receiver started again on %s; want %s, where it listened before", url, r.url)
+	}
+	r.url = url
+	r.args[1] = url[strings.Index(url, "://")+3:] // the port it got, for the next start
+}
+
 // stop sends SIGTERM, which makes the receiver flush its output, and waits
 // (bounded) for it to exit. Stopping a stopped receiver does nothing.
 func (r *receiverProc) stop() {
-	if r.cmd.ProcessState != nil {
+	if r.cmd == nil || r.cmd.Process == nil || r.cmd.ProcessState != nil {
 		return
 	}
 	_ = r.cmd.Process.Signal(syscall.SIGTERM)

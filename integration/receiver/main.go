@@ -144,10 +144,11 @@ func run() error {
 		}
 		scheme = "https"
 	}
-	fmt.Printf("listening on %s://%s\n", scheme, ln.Addr())
-
+	// Before saying it listens: a SIGTERM right after must stop it
+	// cleanly, not kill it.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	fmt.Printf("listening on %s://%s\n", scheme, ln.Addr())
 	errc := make(chan error, 1)
 	go func() {
 		if *useTLS {
