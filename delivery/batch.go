@@ -143,7 +143,7 @@ func (s *stream) add(ctx context.Context, b *batch, rec record.Record) {
 	if p.Decompression != "" {
 		out, err := builtin.Gunzip(s.gunzipBuf[:0], data, MaxDecompressedBytes)
 		if err != nil {
-			s.fail(b, ErrorTypeProcessing, builtinCode(err, builtin.CodeNotGzip), "cannot decompress the record: "+err.Error(), rec.ArrivalTime, rec.Data, nil)
+			s.fail(b, ErrorTypeDecompression, builtinCode(err, builtin.CodeNotGzip), "cannot decompress the record: "+err.Error(), rec.ArrivalTime, rec.Data, nil)
 			return
 		}
 		s.gunzipBuf, data = out, out

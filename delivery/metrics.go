@@ -81,7 +81,7 @@ func newMetrics() *metrics {
 		}, stream),
 		failedRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hydrant_error_output_records_total",
-			Help: "Records written to the error output, by error output type (processing-failed, format-conversion-failed, partitioning-failed).",
+			Help: "Records written to the error output, by error output type (processing-failed, decompression-failed, format-conversion-failed, partitioning-failed, …).",
 		}, []string{"stream", "type"}),
 		processingDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "hydrant_execute_processing_duration_seconds",

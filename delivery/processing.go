@@ -28,6 +28,9 @@ const (
 	ErrorTypeProcessing       = "processing-failed"
 	ErrorTypeFormatConversion = "format-conversion-failed"
 	ErrorTypePartitioning     = "partitioning-failed"
+	// ErrorTypeDecompression: records the Decompression processor could
+	// not decompress, kept as they came, as Firehose keeps them.
+	ErrorTypeDecompression = "decompression-failed"
 )
 
 // Dynamic partitioning limits. Firehose allows 500 active partitions per

@@ -369,7 +369,10 @@ func TestCloudWatchLogsProcessing(t *testing.T) {
 	if strings.Join(got, "|") != `first line|{"json":true}` {
 		t.Errorf("delivered %q; want the two messages, one per line, and no control message", got)
 	}
-	failed := errorRecords(t, store, "bucket-cwl/errors/processing-failed/")
+	failed := append(errorRecords(t, store, "bucket-cwl/errors/processing-failed/"), errorRecords(t, store, "bucket-cwl/errors/decompression-failed/")...)
+	if n := len(errorRecords(t, store, "bucket-cwl/errors/decompression-failed/")); n != 1 {
+		t.Errorf("%d records under decompression-failed; want the one that is not gzip", n)
+	}
 	codes := map[string][]byte{}
 	for _, er := range failed {
 		codes[er.ErrorCode] = er.RawData

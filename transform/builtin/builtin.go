@@ -29,8 +29,11 @@ const (
 
 // Error is a record a processor cannot handle.
 //
-// Message may quote parts of the record, as JSON syntax errors do, so it
-// belongs in the error output next to the record's data, never in logs.
+// Message says why, of the record: "it is not gzip (it starts 7b 22, not
+// 1f 8b)", for the caller to put after what failed ("cannot decompress
+// the record: "). It may quote parts of the record, as JSON syntax errors
+// do, so it belongs in the error output next to the record's data, never
+// in logs.
 type Error struct {
 	Code    string // one of the Code constants
 	Message string

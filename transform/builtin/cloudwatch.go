@@ -22,9 +22,9 @@ const (
 //
 // in order. What Firehose does, and Hydrant with it:
 //
-//   - Firehose "filters out all the metadata, such as owner, loggroup,
-//     logstream and others from the decompressed CloudWatch Logs records
-//     and delivers only the content inside the message fields"
+//   - Firehose drops the metadata of the record (owner, logGroup,
+//     logStream, subscriptionFilters, the events' ids and timestamps) and
+//     delivers only what the events' message fields hold
 //     (https://docs.aws.amazon.com/firehose/latest/dev/Message_extraction.html).
 //     Each message is its own record, as it was logged: unquoted from its
 //     JSON string, with no delimiter added. The guide's example output
@@ -37,11 +37,10 @@ const (
 //     processor blueprint for Firehose drops it.
 //   - A record that is not a subscription record (not a JSON object, no
 //     or another messageType, no logEvents, a log event without a string
-//     message) fails with
-//     an *Error of CodeNotCloudWatchLogs, and the caller sends it to the
-//     processing-failed error output as it arrived, still compressed:
-//     Firehose delivers records that fail after decompression "in
-//     compressed format to the error S3 bucket", with an error code and
+//     message) fails with an *Error of CodeNotCloudWatchLogs. The caller
+//     sends it to the processing-failed error output as it arrived, still
+//     compressed: Firehose writes a record that fails after decompression
+//     to the error bucket in its compressed form, with an error code and
 //     message (https://docs.aws.amazon.com/firehose/latest/dev/decomp-faq.html).
 //
 // A DATA_MESSAGE with an empty logEvents list yields no record. Members
@@ -91,7 +90,7 @@ func ExtractMessages(data []byte, emit func(msg []byte) error) (control bool, er
 }
 
 func notCloudWatchLogs(format string, args ...any) *Error {
-	return &Error{Code: CodeNotCloudWatchLogs, Message: "cannot extract CloudWatch Logs messages: the record is not a CloudWatch Logs subscription record: " + fmt.Sprintf(format, args...)}
+	return &Error{Code: CodeNotCloudWatchLogs, Message: "it is not a CloudWatch Logs subscription record: " + fmt.Sprintf(format, args...)}
 }
 
 // jsonError says why data did not decode, shortly: a syntax error with

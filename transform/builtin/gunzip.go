@@ -70,7 +70,7 @@ func Gunzip(dst, src []byte, maxSize int) ([]byte, error) {
 		n, err := g.zr.Read(dst[len(dst):min(cap(dst), limit+1)])
 		dst = dst[:len(dst)+n]
 		if len(dst) > limit {
-			return dst[:start], &Error{Code: CodeTooLarge, Message: fmt.Sprintf("cannot decompress record: it decompresses to more than %d bytes, the limit", maxSize)}
+			return dst[:start], &Error{Code: CodeTooLarge, Message: fmt.Sprintf("it decompresses to more than %d bytes, the limit", maxSize)}
 		}
 		if err == io.EOF && g.src.Len() == 0 {
 			return dst, nil
@@ -103,9 +103,9 @@ func sizeHint(src []byte, maxSize int) int {
 
 func notGzip(src []byte) *Error {
 	if len(src) == 0 {
-		return &Error{Code: CodeNotGzip, Message: "cannot decompress record: it is empty, not gzip"}
+		return &Error{Code: CodeNotGzip, Message: "it is empty, not gzip"}
 	}
-	return &Error{Code: CodeNotGzip, Message: fmt.Sprintf("cannot decompress record: it is not gzip (it starts % x, not 1f 8b)", src[:min(len(src), 2)])}
+	return &Error{Code: CodeNotGzip, Message: fmt.Sprintf("it is not gzip (it starts % x, not 1f 8b)", src[:min(len(src), 2)])}
 }
 
 func gzipError(err error) *Error {
@@ -120,7 +120,7 @@ func gzipError(err error) *Error {
 	default:
 		msg = "its gzip data is corrupt: " + err.Error()
 	}
-	return &Error{Code: CodeNotGzip, Message: "cannot decompress record: " + msg}
+	return &Error{Code: CodeNotGzip, Message: msg}
 }
 
 // gunzipper is a gzip reader kept with its source between records: a
