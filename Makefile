@@ -35,7 +35,7 @@ build:
 run: build
 	./$(BIN) serve $(ARGS)
 
-test: lint minio clickhouse
+test: lint minio clickhouse transform-examples
 	HYDRANT_MINIO=$(MINIO) HYDRANT_CLICKHOUSE=$(CLICKHOUSE) $(GO) test $(TESTFLAGS) $(PKGS)
 
 # minio builds $(MINIO) unless the pinned version is already there. When
@@ -83,14 +83,14 @@ clickhouse:
 	echo '$(CLICKHOUSE_VERSION)' > $(CLICKHOUSE_DIR)/version
 
 # unit runs the fast tests only (no real-process integration tests).
-unit:
+unit: transform-examples
 	$(GO) test -race -count=1 -short $(PKGS)
 
 # bench runs the micro-benchmarks, then the end-to-end load benchmark
 # against real `hydrant serve` processes, a real MinIO and a real
 # ClickHouse with its clickhouse-client (see integration/bench).
-bench: build minio clickhouse
-	HYDRANT_CLICKHOUSE=$(CLICKHOUSE) $(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./delivery/... ./ingest/... ./sinks/...
+bench: build minio clickhouse transform-examples
+	HYDRANT_CLICKHOUSE=$(CLICKHOUSE) $(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./delivery/... ./ingest/... ./sinks/... ./transform/...
 	HYDRANT_MINIO=$(MINIO) HYDRANT_CLICKHOUSE=$(CLICKHOUSE) $(GO) run ./integration/bench -hydrant $(BIN)
 
 lint:
@@ -111,3 +111,25 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# ---- transform/examples: the wasm transformation functions ------------------
+# transform-examples builds each example of transform/examples into
+# transform/examples/bin/<name>.wasm, a WASI reactor (transform/wasm/ABI.md),
+# rebuilding only those older than their sources. It then starts each once
+# without -race, which fills the compilation cache the transform/wasm tests
+# share (wazero compiles ten times slower under -race). The tests rebuild
+# stale examples themselves, so `go test ./transform/...` works alone too.
+WASM_EXAMPLES     := noop rewrite loop membomb garbage extra trap readfile crash
+WASM_EXAMPLES_BIN := transform/examples/bin
+WASM_EXAMPLES_DEP := go.mod go.sum $(filter-out %_test.go,$(wildcard transform/*.go transform/wasm/guest/*.go))
+
+.PHONY: transform-examples
+transform-examples: $(WASM_EXAMPLES_BIN)/cache/started
+
+$(WASM_EXAMPLES_BIN)/%.wasm: transform/examples/%/main.go $(WASM_EXAMPLES_DEP)
+	@mkdir -p $(WASM_EXAMPLES_BIN)
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o $@.tmp ./transform/examples/$* && mv $@.tmp $@
+
+$(WASM_EXAMPLES_BIN)/cache/started: $(WASM_EXAMPLES:%=$(WASM_EXAMPLES_BIN)/%.wasm)
+	$(GO) test -count=1 -run '^TestExamplesStart$$' ./transform/wasm/
+	@mkdir -p $(@D) && touch $@

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Event is the input of one invocation.
@@ -46,11 +47,11 @@ type Metadata struct {
 // encoding/json would, without its reflection, for the hot path.
 func AppendEvent(dst []byte, ev *Event) []byte {
 	dst = append(dst, `{"invocationId":`...)
-	dst = strconv.AppendQuote(dst, ev.InvocationID)
+	dst = appendString(dst, ev.InvocationID)
 	dst = append(dst, `,"deliveryStreamArn":`...)
-	dst = strconv.AppendQuote(dst, ev.DeliveryStreamArn)
+	dst = appendString(dst, ev.DeliveryStreamArn)
 	dst = append(dst, `,"region":`...)
-	dst = strconv.AppendQuote(dst, ev.Region)
+	dst = appendString(dst, ev.Region)
 	dst = append(dst, `,"records":[`...)
 	for i := range ev.Records {
 		r := &ev.Records[i]
@@ -58,7 +59,7 @@ func AppendEvent(dst []byte, ev *Event) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"recordId":`...)
-		dst = strconv.AppendQuote(dst, r.RecordID)
+		dst = appendString(dst, r.RecordID)
 		dst = append(dst, `,"approximateArrivalTimestamp":`...)
 		dst = strconv.AppendInt(dst, r.ApproximateArrivalTimestamp, 10)
 		dst = append(dst, `,"data":"`...)
@@ -66,6 +67,25 @@ func AppendEvent(dst []byte, ev *Event) []byte {
 		dst = append(dst, `"}`...)
 	}
 	return append(dst, "]}"...)
+}
+
+// appendString appends s as a JSON string. strconv's quoting writes \x
+// escapes, which JSON does not have; invalid UTF-8 becomes U+FFFD, as
+// encoding/json writes it.
+func appendString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			dst = append(dst, '\\', byte(r))
+		case r < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
+		default:
+			dst = utf8.AppendRune(dst, r)
+		}
+	}
+	return append(dst, '"')
 }
 
 // Decode parses a function's answer to ev and checks it against the
