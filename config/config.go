@@ -30,6 +30,8 @@ type Config struct {
 	Auth        Auth
 	ObjectStore ObjectStore
 	Encryption  Encryption
+	// Functions are the transformation functions streams may run.
+	Functions []Function
 	// Streams are the delivery streams the file declares, in file order,
 	// with delivery's defaults applied and validated.
 	Streams []delivery.StreamConfig
@@ -149,7 +151,9 @@ func Parse(name string, data []byte) (*Config, error) {
 		d.checkServer(&cfg.Server)
 		d.checkAccessKeys(cfg.Auth.AccessKeys)
 		d.checkS3(&cfg.ObjectStore.S3)
+		d.checkFunctions(cfg.Functions)
 		d.checkStreams(cfg.Streams)
+		d.checkStreamFunctions(cfg.Streams, cfg.Functions)
 	}
 	switch len(d.errs) {
 	case 0:

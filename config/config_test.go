@@ -239,13 +239,13 @@ var errorTests = []struct {
 }{
 	// Unknown keys.
 	{"sever:\n  data_dir: x\n",
-		`hydrant.yaml:1:1: unknown key "sever" (valid keys: server, auth, object_store, encryption, streams)`},
+		`hydrant.yaml:1:1: unknown key "sever" (valid keys: server, auth, object_store, encryption, functions, streams)`},
 	{"streams:\n  - name: events\n    destination:\n      bucket: events\n      buffering:\n        size_mbs: 5\n",
 		`hydrant.yaml:6:9: streams[0].destination.buffering: unknown key "size_mbs" (valid keys: size_mb, interval_seconds)`},
 	{"streams:\n- name: e\n  destination: {bucket: events, buffering: {size_mbs: 5}}\n",
 		`hydrant.yaml:3:45: streams[0].destination.buffering: unknown key "size_mbs" (valid keys: size_mb, interval_seconds)`},
 	{"x-destination: &dest {bucket: shared}\n",
-		`hydrant.yaml:1:1: unknown key "x-destination" (valid keys: server, auth, object_store, encryption, streams)`},
+		`hydrant.yaml:1:1: unknown key "x-destination" (valid keys: server, auth, object_store, encryption, functions, streams)`},
 
 	// Wrong types.
 	{"streams:\n  - name: e\n    destination:\n      bucket: events\n      buffering: {size_mb: five}\n",
@@ -257,7 +257,7 @@ var errorTests = []struct {
 	{"streams:\n  - name: e\n    destination:\n      bucket: events\n      buffering: 5\n",
 		`hydrant.yaml:5:18: streams[0].destination.buffering: expected a mapping with keys size_mb, interval_seconds, found "5"`},
 	{"- server\n",
-		`hydrant.yaml:1:1: expected a mapping with keys server, auth, object_store, encryption, streams, found a list`},
+		`hydrant.yaml:1:1: expected a mapping with keys server, auth, object_store, encryption, functions, streams, found a list`},
 	{"streams: {name: events}\n",
 		`hydrant.yaml:1:10: streams: expected a list, found a mapping`},
 	{"streams: [events]\n",

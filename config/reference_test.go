@@ -11,6 +11,9 @@ import (
 	"github.com/hydrantio/hydrant/delivery"
 	"github.com/hydrantio/hydrant/sinks/clickhouse"
 	"github.com/hydrantio/hydrant/sinks/parquet"
+	fnhttp "github.com/hydrantio/hydrant/transform/http"
+	"github.com/hydrantio/hydrant/transform/process"
+	"github.com/hydrantio/hydrant/transform/wasm"
 )
 
 var update = flag.Bool("update", false, "rewrite "+examplePath+" from Reference()")
@@ -58,6 +61,11 @@ func TestReferenceLoads(t *testing.T) {
 	want := Default()
 	want.Auth.AccessKeys = []AccessKey{{ID: "AKIAIOSFODNN7EXAMPLE", Secret: "example-secret"}}
 	want.ObjectStore.S3.SSE.KMSContext = map[string]string{} // kms_context: {}
+	want.Functions = []Function{{Name: "enrich", Runtime: RuntimeWasm, Timeout: delivery.DefaultFunctionTimeout,
+		Wasm:    wasm.Config{Module: "/etc/hydrant/functions/enrich.wasm", ReadOnlyDirs: []string{}},
+		Process: process.Config{Command: []string{}, Env: map[string]string{}, ReadOnlyPaths: []string{}, HiddenPaths: []string{}},
+		HTTP:    fnhttp.Config{Headers: map[string]string{}},
+	}}
 	want.Streams = []delivery.StreamConfig{withStream("events", "events", func(s *delivery.StreamConfig) {
 		s.Tags = map[string]string{"team": "data"}
 		s.Destination.Prefix = "logs/!{timestamp:yyyy/MM/dd}/"

@@ -40,6 +40,12 @@ var spec = &object{fields: []*field{{
 		"encryption.client_side.",
 	value: mapping(func(c *Config) *Encryption { return &c.Encryption }, encryptionSpec),
 }, {
+	key: "functions",
+	doc: "Transformation functions, which streams run by name " +
+		"(processing.function.name) over their records, with Firehose's Lambda " +
+		"transformation contract.",
+	value: list(func(c *Config) *[]Function { return &c.Functions }, newFunction, functionSpec),
+}, {
 	key: "streams",
 	doc: "Delivery streams declared by this file. The API can use them but cannot " +
 		"update or delete them.",

@@ -65,7 +65,7 @@ var processingSpec = &object{fields: []*field{{
 	key: "decompression",
 	doc: "Decompresses every record before anything else (Firehose's Decompression " +
 		"processor, for CloudWatch Logs subscriptions). A record that does not " +
-		"decompress goes to the error output as processing-failed.",
+		"decompress goes to the error output as decompression-failed.",
 	rng:   `"" or ` + delivery.DecompressionGZIP,
 	dflt:  `default: "" (off)`,
 	value: str(func(p *delivery.Processing) *string { return &p.Decompression }, nil),

@@ -6,9 +6,14 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hydrantio/hydrant/transform/process"
 )
 
 func main() {
+	// A process function's sandbox re-executes this binary to set itself
+	// up inside its namespaces before it runs the function.
+	process.RunInitIfRequested()
 	if err := newRootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "hydrant:", err)
 		os.Exit(1)
@@ -22,6 +27,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newStreamsCmd(), newPutCmd(), newRepairCmd(), newDecryptCmd(), newKeysCmd())
+	root.AddCommand(newServeCmd(), newStreamsCmd(), newPutCmd(), newRepairCmd(), newDecryptCmd(), newKeysCmd(), newTransformCmd())
 	return root
 }

@@ -159,10 +159,24 @@ func serve(ctx context.Context, cfg *config.Config, discard, profile bool) error
 		streams = newDiscardStreams()
 		logger.Warn("benchmark baseline mode: records are decoded and discarded, nothing is stored")
 	} else {
+		fns, err := startFunctions(ctx, cfg.Functions, logger)
+		if err != nil {
+			return err
+		}
+		// Deferred before the manager is closed below: the workers stop
+		// invoking functions first.
+		defer func() {
+			if err := fns.close(); err != nil {
+				logger.Warn("cannot stop a function cleanly", "err", err)
+			}
+		}()
 		mgr, err = delivery.NewManager(delivery.Options{
-			DataDir: dataDir,
-			Store:   store,
-			Keys:    masterKeys,
+			DataDir:   dataDir,
+			Store:     store,
+			Keys:      masterKeys,
+			Functions: fns.byName,
+			Region:    cfg.Server.Region,
+			AccountID: cfg.Server.AccountID,
 			NewRecordSink: newRecordSinks(logger, func(stream string) string {
 				return "arn:aws:firehose:" + cfg.Server.Region + ":" + cfg.Server.AccountID + ":deliverystream/" + stream
 			}),
