@@ -166,6 +166,12 @@ func TestWriteOutsideScratch(t *testing.T) {
 	}
 	res := probe(t, python(t, "hostile.write_files"), paths...)
 	for i, p := range paths[:5] {
+		if strings.HasPrefix(p, "/tmp/") {
+			// A checkout under /tmp: the path is in the worker's private
+			// /tmp, so the write succeeds there; the host file must still
+			// not exist (checked below).
+			continue
+		}
 		wantProbe(t, res[i], p, transform.ResultProcessingFailed, "Read-only file system")
 	}
 	wantProbe(t, res[5], paths[5], transform.ResultOk, "wrote")
