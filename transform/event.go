@@ -98,23 +98,29 @@ func Decode(answer []byte, ev *Event) ([]Result, error) {
 		return nil, Errorf(CodeResponseTooLarge, "the answer is %d bytes, more than the %d allowed", len(answer), MaxResponseBytes)
 	}
 	var resp Response
-	if err := json.Unmarshal(answer, &resp); err != nil {
+	if err := decodeResponse(answer, &resp); err != nil {
 		return nil, Errorf(CodeInvalidResponse, "the answer is not the transformation response JSON: %v", trimJSONError(err))
-	}
-	index := make(map[string]int, len(ev.Records))
-	for i := range ev.Records {
-		index[ev.Records[i].RecordID] = i
 	}
 	out := make([]Result, len(ev.Records))
 	seen := make([]bool, len(ev.Records))
+	var index map[string]int // built only when the answer is out of order
 	for j := range resp.Records {
 		r := &resp.Records[j]
-		i, ok := index[r.RecordID]
-		if !ok {
-			if len(resp.Records) > len(ev.Records) {
-				return nil, Errorf(CodeUnknownRecordID, "the answer has %d records for the %d given; record id %q was not given", len(resp.Records), len(ev.Records), r.RecordID)
+		i := j
+		if j >= len(ev.Records) || ev.Records[j].RecordID != r.RecordID {
+			if index == nil {
+				index = make(map[string]int, len(ev.Records))
+				for k := range ev.Records {
+					index[ev.Records[k].RecordID] = k
+				}
 			}
-			return nil, Errorf(CodeUnknownRecordID, "record id %q was not given", r.RecordID)
+			var ok bool
+			if i, ok = index[r.RecordID]; !ok {
+				if len(resp.Records) > len(ev.Records) {
+					return nil, Errorf(CodeUnknownRecordID, "the answer has %d records for the %d given; record id %q was not given", len(resp.Records), len(ev.Records), r.RecordID)
+				}
+				return nil, Errorf(CodeUnknownRecordID, "record id %q was not given", r.RecordID)
+			}
 		}
 		if seen[i] {
 			return nil, Errorf(CodeDuplicatedRecordID, "record id %q is answered more than once", r.RecordID)

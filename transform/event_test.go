@@ -1,8 +1,10 @@
 package transform
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -78,4 +80,58 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzDecodeResponse checks that the fast path of answer decoding agrees
+// with encoding/json wherever it takes an answer.
+func FuzzDecodeResponse(f *testing.F) {
+	f.Add([]byte(`{"records": [{"recordId": "0-1", "result": "Ok", "data": "eyJhIjoxfQo=", "metadata": {"partitionKeys": {"k": "v"}}}]}`))
+	f.Add([]byte(`{"records":[{"recordId":"a","result":"Dropped"},{"recordId":"b","result":"Ok","data":""}]}`))
+	f.Add([]byte(`{"records":[{"recordId":"a","result":"Ok","data":"eA=="}],"extra":1}`))
+	f.Add([]byte(`{"records":[{"RecordId":"a","result":"Ok","metadata":{}}]}`))
+	f.Add([]byte(`{"records":[{"recordId":"a\u00e9","result":"Ok","data":null}]}`))
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		var fast Response
+		if !decodeResponseFast(answer, &fast) {
+			return
+		}
+		var slow Response
+		if err := json.Unmarshal(answer, &slow); err != nil {
+			t.Fatalf("the fast path took %q, which encoding/json refuses: %v", answer, err)
+		}
+		if len(fast.Records) == 0 && len(slow.Records) == 0 {
+			return
+		}
+		for i := range slow.Records {
+			if len(slow.Records[i].Data) == 0 && len(fast.Records[i].Data) == 0 {
+				fast.Records[i].Data, slow.Records[i].Data = nil, nil
+			}
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("answer %q: fast path %+v, encoding/json %+v", answer, fast, slow)
+		}
+	})
+}
+
+func BenchmarkDecode(b *testing.B) {
+	ev := &Event{}
+	var answer []byte
+	answer = append(answer, `{"records": [`...)
+	for i := range 900 {
+		id := "0-" + strconv.Itoa(i)
+		ev.Records = append(ev.Records, Record{RecordID: id})
+		if i > 0 {
+			answer = append(answer, ", "...)
+		}
+		data := base64.StdEncoding.EncodeToString([]byte(strings.Repeat(`{"name":"x","n":1}`, 57)))
+		answer = append(answer, `{"recordId": "`+id+`", "result": "Ok", "data": "`+data+`", "metadata": {"partitionKeys": {"customer": "c`+strconv.Itoa(i%7)+`"}}}`...)
+	}
+	answer = append(answer, "]}"...)
+	b.SetBytes(int64(len(answer)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(answer, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
