@@ -27,6 +27,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newStreamsCmd(), newPutCmd(), newRepairCmd(), newDecryptCmd(), newKeysCmd(), newTransformCmd())
+	root.AddCommand(newServeCmd(), newStreamsCmd(), newPutCmd(), newRepairCmd(), newDecryptCmd(), newKeysCmd(), newTransformCmd(), newSQLCmd())
 	return root
 }
