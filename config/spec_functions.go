@@ -184,9 +184,9 @@ var processSpec = &object{fields: []*field{{
 	value: stringList(func(c *process.Config) *[]string { return &c.ReadOnlyPaths }),
 }, {
 	key: "hidden_paths",
-	doc: "Host paths inside those the worker sees that it must not see, such as this " +
-		"config file when it lies under /etc and holds secrets: a directory shows empty, " +
-		"a file as /dev/null.",
+	doc: "Host paths inside those the worker sees that it must not see: a directory " +
+		"shows empty, a file as /dev/null. hydrant serve always hides its own config " +
+		"file and master key file.",
 	value: stringList(func(c *process.Config) *[]string { return &c.HiddenPaths }),
 }, {
 	key:   "python_path",

@@ -76,6 +76,27 @@ object_store.s3.endpoint in the config file). With no --config it starts on embe
 	return cmd
 }
 
+// hideServerFiles hides the server's own secrets from process functions:
+// the config file and the master key file, which usually lie under /etc,
+// a directory the sandbox shows. Paths a worker cannot see anyway are
+// left alone by the sandbox.
+func hideServerFiles(cfg *config.Config, configPath string) {
+	var hide []string
+	for _, p := range []string{configPath, cfg.Encryption.KeyFile} {
+		if p == "" {
+			continue
+		}
+		if abs, err := filepath.Abs(p); err == nil {
+			hide = append(hide, abs)
+		}
+	}
+	for i := range cfg.Functions {
+		if f := &cfg.Functions[i]; f.Runtime == config.RuntimeProcess {
+			f.Process.HiddenPaths = append(f.Process.HiddenPaths, hide...)
+		}
+	}
+}
+
 // loadServeConfig reads the config file (or the embedded defaults) and lets
 // flags that were set explicitly override it.
 func loadServeConfig(cmd *cobra.Command, f *serveFlags) (*config.Config, error) {
@@ -115,6 +136,7 @@ func loadServeConfig(cmd *cobra.Command, f *serveFlags) (*config.Config, error) 
 			return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", f.logLevel)
 		}
 	}
+	hideServerFiles(cfg, f.config)
 	return cfg, nil
 }
 

@@ -9,10 +9,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/hydrantio/hydrant/config"
 	"github.com/hydrantio/hydrant/transform"
+	"github.com/hydrantio/hydrant/transform/process"
 )
 
 // TestTransformTest runs transform test against an HTTP function that
@@ -89,5 +92,19 @@ func TestTransformTest(t *testing.T) {
 	_, _, err = runCLI(t, nil, "transform", "test", "--config", cfgPath, "--function", "nope", "--input", input)
 	if err == nil || !strings.Contains(err.Error(), `declares no function "nope"`) {
 		t.Errorf("transform test of an undeclared function: %v; want an error naming it", err)
+	}
+}
+
+func TestHideServerFiles(t *testing.T) {
+	cfg := &config.Config{Encryption: config.Encryption{KeyFile: "/etc/hydrant/keys"}, Functions: []config.Function{
+		{Name: "p", Runtime: config.RuntimeProcess, Process: process.Config{HiddenPaths: []string{"/etc/other"}}},
+		{Name: "w", Runtime: config.RuntimeWasm},
+	}}
+	hideServerFiles(cfg, "/etc/hydrant/hydrant.yaml")
+	if got, want := cfg.Functions[0].Process.HiddenPaths, []string{"/etc/other", "/etc/hydrant/hydrant.yaml", "/etc/hydrant/keys"}; !slices.Equal(got, want) {
+		t.Errorf("hidden paths of a process function = %q; want %q", got, want)
+	}
+	if got := cfg.Functions[1].Process.HiddenPaths; got != nil {
+		t.Errorf("a wasm function got hidden paths %q", got)
 	}
 }
