@@ -1,21 +1,24 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hydrantio/hydrant/sql"
+	"github.com/hydrantio/hydrant/sql/exec"
 )
 
 func newSQLCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sql",
-		Short: "Check and explain SQL applications",
+		Short: "Check, explain and run SQL applications",
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "validate APP.sql",
@@ -43,8 +46,111 @@ otherwise print every error as APP.sql:LINE:COLUMN: message and exit non-zero.`,
 			fmt.Fprint(cmd.OutOrStdout(), sql.Explain(app))
 			return nil
 		},
-	})
+	}, newSQLRunCmd())
 	return cmd
+}
+
+func newSQLRunCmd() *cobra.Command {
+	var inputs []string
+	var outDir string
+	cmd := &cobra.Command{
+		Use:   "run APP.sql --input TABLE=FILE ... --output DIR",
+		Short: "Run a SQL application over files in event time",
+		Long: `Run APP.sql over files, in event time, and write each sink table's rows as JSON lines
+to DIR/<table>.jsonl and the error stream (undecodable and late records, with the reason) to
+DIR/_errors.jsonl.
+
+Each --input TABLE=FILE gives the records of one source table: JSON lines, or CSV for a table
+declared with format=csv. Inputs are read one record at a time in turn, in the order of the
+--input flags; each table's watermark (its largest event time minus the allowed lateness)
+advances after every record, so a run is deterministic. A window is emitted once, when the
+watermark passes its end; at the end of the input every open window closes and is emitted.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if outDir == "" {
+				return errors.New("--output DIR is required")
+			}
+			app, err := loadSQLApp(cmd.ErrOrStderr(), args[0])
+			if err != nil {
+				return err
+			}
+			if err := exec.Check(app); err != nil {
+				return err
+			}
+			return runSQLApp(cmd.Context(), cmd.OutOrStdout(), app, inputs, outDir)
+		},
+	}
+	cmd.Flags().StringArrayVar(&inputs, "input", nil, "TABLE=FILE: the records of source table TABLE (repeatable)")
+	cmd.Flags().StringVar(&outDir, "output", "", "the directory to write DIR/<table>.jsonl and DIR/_errors.jsonl to")
+	return cmd
+}
+
+// runSQLApp opens the inputs and outputs of a run, runs app and prints a
+// summary of what it read and wrote.
+func runSQLApp(ctx context.Context, w io.Writer, app *sql.App, inputs []string, outDir string) (err error) {
+	var ins []exec.Input
+	for _, in := range inputs {
+		table, file, ok := strings.Cut(in, "=")
+		if !ok || table == "" || file == "" {
+			return fmt.Errorf("--input %q: want TABLE=FILE", in)
+		}
+		t, err := exec.Source(app, table)
+		if err != nil {
+			return fmt.Errorf("--input %s: %w", in, err)
+		}
+		f, err := os.Open(file)
+		if err != nil {
+			return fmt.Errorf("--input %s: %w", in, err)
+		}
+		defer f.Close()
+		ins = append(ins, exec.Input{Table: t.Name, Name: file, R: f})
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return fmt.Errorf("cannot create the output directory: %w", err)
+	}
+	out := exec.Output{Sinks: map[string]io.Writer{}}
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			if cerr := f.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}
+	}()
+	create := func(name string) (*os.File, error) {
+		f, err := os.Create(filepath.Join(outDir, name))
+		if err != nil {
+			return nil, fmt.Errorf("cannot create output: %w", err)
+		}
+		files = append(files, f)
+		return f, nil
+	}
+	sinks := exec.SinkTables(app)
+	for _, t := range sinks {
+		f, err := create(t.Name + ".jsonl")
+		if err != nil {
+			return err
+		}
+		out.Sinks[t.Name] = f
+	}
+	if out.Errors, err = create("_errors.jsonl"); err != nil {
+		return err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	stats, err := exec.Run(ctx, app, ins, out)
+	if err != nil {
+		return err
+	}
+	for _, in := range ins {
+		fmt.Fprintf(w, "input %s: %d records from %s, %d late\n", in.Table, stats.Records[in.Table], in.Name, stats.Late[in.Table])
+	}
+	for _, t := range sinks {
+		fmt.Fprintf(w, "sink %s: %d rows to %s\n", t.Name, stats.Rows[t.Name], filepath.Join(outDir, t.Name+".jsonl"))
+	}
+	fmt.Fprintf(w, "errors: %d records to %s\n", stats.Errors, filepath.Join(outDir, "_errors.jsonl"))
+	return nil
 }
 
 // loadSQLApp parses the application at path, printing each error with its

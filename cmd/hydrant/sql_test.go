@@ -57,3 +57,63 @@ func TestSQLValidateErrors(t *testing.T) {
 		t.Errorf("sql explain of a missing file succeeded")
 	}
 }
+
+func TestSQLRun(t *testing.T) {
+	dir := filepath.Join("..", "..", "sql", "testdata", "run", "tumble")
+	app, input := filepath.Join(dir, "app.sql"), "clicks="+filepath.Join(dir, "clicks.jsonl")
+	out := filepath.Join(t.TempDir(), "out")
+	stdout, stderr, err := runSQLCmd(t, "run", app, "--input", input, "--output", out)
+	if err != nil {
+		t.Fatalf("sql run: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{"input clicks: 12 records", "1 late", "sink per_minute: 5 rows", "sink busy: 4 rows", "errors: 3 records"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("sql run printed %q; want it to contain %q", stdout, want)
+		}
+	}
+	for _, name := range []string{"per_minute.jsonl", "busy.jsonl"} {
+		got, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(filepath.Join(dir, "want", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s =\n%s\nwant\n%s", name, got, want)
+		}
+	}
+	errs, err := os.ReadFile(filepath.Join(out, "_errors.jsonl"))
+	if err != nil || strings.Count(string(errs), "\n") != 3 || !strings.Contains(string(errs), `"reason":"late: event time 2026-01-01T00:00:59.000Z`) {
+		t.Errorf("_errors.jsonl = %q, %v; want 3 records, one late", errs, err)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--input", "nope=x.jsonl", "--output", out}, "unknown table nope; the application's source tables are clicks"},
+		{[]string{"--input", "per_minute=x.jsonl", "--output", out}, "table per_minute is not a source"},
+		{[]string{"--input", "clicks=" + filepath.Join(dir, "missing.jsonl"), "--output", out}, "no such file"},
+		{[]string{"--input", "clicks", "--output", out}, "want TABLE=FILE"},
+		{[]string{"--input", input}, "--output DIR is required"},
+		{[]string{"--input", input, "--input", input, "--output", out}, "two inputs for table clicks"},
+	} {
+		_, _, err := runSQLCmd(t, append([]string{"run", app}, c.args...)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("sql run %v = %v; want an error containing %q", c.args, err, c.want)
+		}
+	}
+}
+
+func TestSQLRunRejectsProcessingTime(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	_, _, err := runSQLCmd(t, "run", filepath.Join("..", "..", "sql", "testdata", "features.sql"), "--output", out)
+	if err == nil || !strings.Contains(err.Error(), "processing time") {
+		t.Errorf("sql run of a PROCTIME() window = %v; want an error", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("sql run created %s before failing: %v", out, err)
+	}
+}
