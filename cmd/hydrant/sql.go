@@ -13,6 +13,7 @@ import (
 
 	"github.com/hydrantio/hydrant/sql"
 	"github.com/hydrantio/hydrant/sql/exec"
+	"github.com/hydrantio/hydrant/sql/nexmark"
 )
 
 func newSQLCmd() *cobra.Command {
@@ -46,7 +47,7 @@ otherwise print every error as APP.sql:LINE:COLUMN: message and exit non-zero.`,
 			fmt.Fprint(cmd.OutOrStdout(), sql.Explain(app))
 			return nil
 		},
-	}, newSQLRunCmd())
+	}, newSQLRunCmd(), newSQLNexmarkCmd())
 	return cmd
 }
 
@@ -82,6 +83,62 @@ watermark passes its end; at the end of the input every open window closes and i
 	}
 	cmd.Flags().StringArrayVar(&inputs, "input", nil, "TABLE=FILE: the records of source table TABLE (repeatable)")
 	cmd.Flags().StringVar(&outDir, "output", "", "the directory to write DIR/<table>.jsonl and DIR/_errors.jsonl to")
+	return cmd
+}
+
+func newSQLNexmarkCmd() *cobra.Command {
+	var events int64
+	var outDir string
+	var cfg nexmark.Config
+	cmd := &cobra.Command{
+		Use:   "nexmark --events N --output DIR",
+		Short: "Generate Nexmark events (persons, auctions, bids) as JSON lines",
+		Long: `Generate the first N events of the Nexmark benchmark and write them as JSON lines to
+DIR/person.jsonl, DIR/auction.jsonl and DIR/bid.jsonl: of every 50 events, 1 person, 3 auctions
+and 46 bids, event time advancing by 1/RATE seconds per event. The same --seed gives the same
+events. The Nexmark queries in sql/testdata/nexmark read bid.jsonl:
+
+  hydrant sql nexmark --events 1000000 --output in
+  hydrant sql run sql/testdata/nexmark/q5.sql --input bid=in/bid.jsonl --output out`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			if outDir == "" {
+				return errors.New("--output DIR is required")
+			}
+			if events < 0 {
+				return fmt.Errorf("--events %d: want 0 or more", events)
+			}
+			if cfg.Rate <= 0 {
+				return fmt.Errorf("--rate %d: want at least 1 event per second", cfg.Rate)
+			}
+			if err := os.MkdirAll(outDir, 0o755); err != nil {
+				return fmt.Errorf("cannot create the output directory: %w", err)
+			}
+			var files [3]*os.File
+			for i, name := range []string{"person", "auction", "bid"} {
+				f, err := os.Create(filepath.Join(outDir, name+".jsonl"))
+				if err != nil {
+					return fmt.Errorf("cannot create output: %w", err)
+				}
+				defer func() {
+					if cerr := f.Close(); cerr != nil && err == nil {
+						err = cerr
+					}
+				}()
+				files[i] = f
+			}
+			c, err := nexmark.NewGenerator(cfg).Write(events, files[0], files[1], files[2])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d events: %d persons, %d auctions, %d bids to %s\n", events, c.Persons, c.Auctions, c.Bids, outDir)
+			return nil
+		},
+	}
+	cmd.Flags().Int64Var(&events, "events", 1000000, "how many events to generate")
+	cmd.Flags().StringVar(&outDir, "output", "", "the directory to write person.jsonl, auction.jsonl and bid.jsonl to")
+	cmd.Flags().Uint64Var(&cfg.Seed, "seed", 0, "the random seed")
+	cmd.Flags().IntVar(&cfg.Rate, "rate", 10000, "events per second of event time")
 	return cmd
 }
 

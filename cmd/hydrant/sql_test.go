@@ -117,3 +117,25 @@ func TestSQLRunRejectsProcessingTime(t *testing.T) {
 		t.Errorf("sql run created %s before failing: %v", out, err)
 	}
 }
+
+func TestSQLNexmark(t *testing.T) {
+	dir := t.TempDir()
+	out, _, err := runSQLCmd(t, "nexmark", "--events", "1000", "--seed", "3", "--output", filepath.Join(dir, "in"))
+	if err != nil || out != "1000 events: 20 persons, 60 auctions, 920 bids to "+filepath.Join(dir, "in")+"\n" {
+		t.Fatalf("sql nexmark = %q, %v; want 1000 events: 20 persons, 60 auctions, 920 bids", out, err)
+	}
+	for name, want := range map[string]int{"person": 20, "auction": 60, "bid": 920} {
+		b, err := os.ReadFile(filepath.Join(dir, "in", name+".jsonl"))
+		if err != nil || strings.Count(string(b), "\n") != want {
+			t.Errorf("%s.jsonl: %d lines, %v; want %d", name, strings.Count(string(b), "\n"), err, want)
+		}
+	}
+	q0 := filepath.Join("..", "..", "sql", "testdata", "nexmark", "q0.sql")
+	out, _, err = runSQLCmd(t, "run", q0, "--input", "bid="+filepath.Join(dir, "in", "bid.jsonl"), "--output", filepath.Join(dir, "out"))
+	if err != nil || !strings.Contains(out, "sink q0: 920 rows") || !strings.Contains(out, "errors: 0 records") {
+		t.Errorf("sql run q0.sql over the generated bids = %q, %v; want 920 rows and no errors", out, err)
+	}
+	if _, _, err := runSQLCmd(t, "nexmark", "--events", "10"); err == nil {
+		t.Errorf("sql nexmark without --output succeeded")
+	}
+}
