@@ -86,11 +86,13 @@ clickhouse:
 unit: transform-examples
 	$(GO) test -race -count=1 -short $(PKGS)
 
-# bench runs the micro-benchmarks, then the end-to-end load benchmark
+# bench runs the micro-benchmarks (Nexmark on one core, as its targets are
+# per core), then the end-to-end load benchmark
 # against real `hydrant serve` processes, a real MinIO and a real
 # ClickHouse with its clickhouse-client (see integration/bench).
 bench: build minio clickhouse transform-examples
 	HYDRANT_CLICKHOUSE=$(CLICKHOUSE) $(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./delivery/... ./ingest/... ./sinks/... ./transform/...
+	$(GO) test -run '^$$' -bench . -benchtime 1x -cpu 1 ./sql/...
 	HYDRANT_MINIO=$(MINIO) HYDRANT_CLICKHOUSE=$(CLICKHOUSE) $(GO) run ./integration/bench -hydrant $(BIN)
 
 lint:
