@@ -24,6 +24,7 @@ func withConfig(edit func(c *Config)) *Config {
 func withStream(name, bucket string, edit func(s *delivery.StreamConfig)) delivery.StreamConfig {
 	s := newStream()
 	s.Name, s.Destination.Bucket = name, bucket
+	s.Destination.Processing.Function = delivery.FunctionProcessing{} // no function: no preset retries
 	if edit != nil {
 		edit(&s)
 	}
@@ -143,7 +144,6 @@ func TestParse(t *testing.T) {
 					ErrorOutputPrefix: "errors/!{firehose:error-output-type}/",
 					Buffering:         delivery.BufferingHints{SizeMB: 64, IntervalSeconds: 0},
 					Compression:       delivery.GZIP,
-					Processing:        delivery.Processing{Function: delivery.FunctionProcessing{NumberOfRetries: delivery.DefaultFunctionRetries}},
 				},
 			}, {
 				Name:        "clicks.v2",
@@ -152,7 +152,6 @@ func TestParse(t *testing.T) {
 					Bucket:      "clicks-archive",
 					Buffering:   delivery.BufferingHints{SizeMB: 128, IntervalSeconds: 300},
 					Compression: delivery.ZSTD,
-					Processing:  delivery.Processing{Function: delivery.FunctionProcessing{NumberOfRetries: delivery.DefaultFunctionRetries}},
 				},
 			}},
 		},

@@ -267,6 +267,11 @@ func (d *decoder) checkStreams(streams []delivery.StreamConfig) {
 		s := &streams[i]
 		// Defaults that depend on other keys (those of a feature that is
 		// turned on) are only known now.
+		if f := s.Destination.Processing.Function; f.Name == "" && f.ARN == "" && f.BufferSizeBytes == 0 && f.BufferIntervalSeconds == 0 {
+			// No function: drop the preset retries, so that a stream
+			// without one is what it was before functions existed.
+			s.Destination.Processing.Function = delivery.FunctionProcessing{}
+		}
 		s.Destination.ApplyFeatureDefaults()
 		if err := s.Validate(); err != nil {
 			var fe *delivery.FieldError

@@ -678,6 +678,11 @@ func (m *Manager) closeAll() error {
 }
 
 func (m *Manager) startWorker(s *stream) {
+	if f := s.info().Config.Destination.Processing.Function.Name; f != "" {
+		if _, ok := m.opts.Functions[f]; !ok {
+			s.logger.Error("the stream runs a function the server's config does not declare: its records wait in the log until it is declared under functions: or the stream is updated", "function", f)
+		}
+	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()

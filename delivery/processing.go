@@ -99,7 +99,8 @@ type FunctionProcessing struct {
 	// reported back as given; its function name is Name.
 	ARN string `json:"arn,omitempty"`
 	// NumberOfRetries is how many times a failed invocation is retried
-	// before its records go to the error output.
+	// before its records go to the error output. Zero is meaningful: the
+	// config and API loaders set DefaultFunctionRetries when it is unset.
 	NumberOfRetries int `json:"numberOfRetries"`
 	// BufferSizeBytes and BufferIntervalSeconds are the processing buffer
 	// hints (Firehose's BufferSizeInMBs, BufferIntervalInSeconds).
@@ -175,9 +176,6 @@ func (p *Processing) applyDefaults() {
 		p.Delimiter = "\n"
 	}
 	if f := &p.Function; f.enabled() {
-		if f.NumberOfRetries < 0 {
-			f.NumberOfRetries = DefaultFunctionRetries
-		}
 		if f.BufferSizeBytes == 0 {
 			f.BufferSizeBytes = DefaultFunctionBufferBytes
 		}

@@ -482,6 +482,9 @@ func (s *stream) deliver(ctx context.Context, b *batch, recordIntent bool) outco
 	dest := b.info.Config.Destination
 	s.flushFunction(ctx, b)
 	if b.err != nil {
+		if ctx.Err() != nil || s.forcing() {
+			return stopped
+		}
 		s.logger.Error("cannot build the batch; reading it again from the log", "err", b.err)
 		return rebuild
 	}

@@ -32,9 +32,15 @@ type Function struct {
 // timeout of its own.
 const DefaultFunctionTimeout = time.Minute
 
-// errCodeNoFunction fails the invocations of a function the server's
-// config no longer declares, as Firehose fails those of a deleted Lambda.
-const errCodeNoFunction = "Lambda.ResourceNotFound"
+// maxFunctionRecords caps the records of one invocation. The buffer size
+// counts record data, so without it a buffer of empty or tiny records
+// (de-aggregation makes them) would grow an event of millions of records
+// and hundreds of megabytes.
+const maxFunctionRecords = 10_000
+
+// keepFunctionBuffer is the most capacity the processing buffer's
+// reused slices keep after an invocation; a larger one is dropped.
+const keepFunctionBuffer = 8 << 20
 
 // fnBuffer is the processing buffer: the records waiting for the
 // destination's function, invoked once per buffer.
@@ -53,6 +59,12 @@ func (f *fnBuffer) reset() {
 	f.arrivals = f.arrivals[:0]
 	f.arena = f.arena[:0]
 	f.ends = f.ends[:0]
+	if cap(f.enc) > keepFunctionBuffer {
+		f.enc = nil
+	}
+	if cap(f.arena) > keepFunctionBuffer {
+		f.arena = nil
+	}
 }
 
 // fnAppend buffers one record for the destination's function, invoking
@@ -71,7 +83,8 @@ func (s *stream) fnAppend(ctx context.Context, b *batch, arrival time.Time, data
 	})
 	f.seq++
 	f.arrivals = append(f.arrivals, arrival)
-	if int64(len(f.arena)) >= fp.BufferSizeBytes || s.m.now().Sub(f.openedAt) >= time.Duration(fp.BufferIntervalSeconds)*time.Second {
+	if int64(len(f.arena)) >= fp.BufferSizeBytes || len(f.ev.Records) >= maxFunctionRecords ||
+		s.m.now().Sub(f.openedAt) >= time.Duration(fp.BufferIntervalSeconds)*time.Second {
 		s.flushFunction(ctx, b)
 	}
 }
@@ -94,10 +107,18 @@ func (s *stream) flushFunction(ctx context.Context, b *batch) {
 		start = end
 	}
 	fp := &b.info.Config.Destination.Processing.Function
+	if fn, ok := s.m.opts.Functions[fp.Name]; !ok || fn.Transformer == nil {
+		// A server misconfiguration, not the records' fault: they wait in
+		// the log, as for a destination outage, until the function is
+		// declared again (or the stream changed), rather than all going
+		// to the error output.
+		b.err = fmt.Errorf("the stream runs function %q, which the server's config does not declare (functions:): declare it, or update the stream; its records wait in the log", fp.Name)
+		return
+	}
 	results, attempts, err := s.invoke(ctx, b, fp)
 	if err != nil {
-		if ctx.Err() != nil {
-			b.err = fmt.Errorf("stopped while the function ran: %w", ctx.Err())
+		if ctx.Err() != nil || s.forcing() {
+			b.err = fmt.Errorf("stopped while the function ran: %w", context.Canceled)
 			return
 		}
 		code, msg := transform.CodeFunctionError, err.Error()
@@ -144,10 +165,7 @@ func (s *stream) flushFunction(ctx context.Context, b *batch) {
 // of the records, and the invocations made.
 func (s *stream) invoke(ctx context.Context, b *batch, fp *FunctionProcessing) ([]transform.Result, int, error) {
 	f := &s.fnBuf
-	fn, ok := s.m.opts.Functions[fp.Name]
-	if !ok || fn.Transformer == nil {
-		return nil, 1, transform.Errorf(errCodeNoFunction, "no function %q is declared in the server's config", fp.Name)
-	}
+	fn := s.m.opts.Functions[fp.Name] // flushFunction checked it
 	timeout := fn.Timeout
 	if timeout <= 0 {
 		timeout = DefaultFunctionTimeout
@@ -162,6 +180,10 @@ func (s *stream) invoke(ctx context.Context, b *batch, fp *FunctionProcessing) (
 	for attempt := 0; attempt <= fp.NumberOfRetries; attempt++ {
 		if attempt > 0 && !sleep(ctx, functionRetryDelay(attempt)) {
 			return nil, attempts, ctx.Err()
+		}
+		if s.forcing() {
+			// Force-deleted: the records are being discarded.
+			return nil, attempts, context.Canceled
 		}
 		attempts++
 		var answer []byte

@@ -46,7 +46,7 @@ func fnConfig(name, fn string) StreamConfig {
 	d := &cfg.Destination
 	d.ErrorOutputPrefix = "errors/!{firehose:error-output-type}/"
 	d.Processing.AppendDelimiter = true
-	d.Processing.Function = FunctionProcessing{Name: fn, NumberOfRetries: -1, BufferSizeBytes: MinFunctionBufferBytes}
+	d.Processing.Function = FunctionProcessing{Name: fn, NumberOfRetries: DefaultFunctionRetries, BufferSizeBytes: MinFunctionBufferBytes}
 	return cfg
 }
 
@@ -379,5 +379,95 @@ func TestCloudWatchLogsProcessing(t *testing.T) {
 	}
 	if len(failed) != 2 || !bytes.Equal(codes["Decompression.MalformedRecord"], notGzip) || !bytes.Equal(codes["CloudWatchLogProcessing.MalformedRecord"], notCWL) {
 		t.Errorf("error output holds %+v; want the record that is not gzip and the one that is not CloudWatch Logs, as they came", failed)
+	}
+}
+
+// TestUndeclaredFunctionHoldsRecords: a stream whose function the server's
+// config no longer declares keeps its records in the log, rather than
+// writing them all off to the error output, and delivers them once the
+// function is back.
+func TestUndeclaredFunctionHoldsRecords(t *testing.T) {
+	store := newMemStore()
+	dir := t.TempDir()
+	identity := transform.Native(func(_ context.Context, ev *transform.Event) (*transform.Response, error) {
+		resp := &transform.Response{}
+		for _, r := range ev.Records {
+			resp.Records = append(resp.Records, transform.Result{RecordID: r.RecordID, Result: transform.ResultOk, Data: r.Data})
+		}
+		return resp, nil
+	})
+	open := func(fns map[string]Function) *Manager {
+		m, err := NewManager(Options{DataDir: dir, Store: store, Functions: fns,
+			Retry: Backoff{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond}, FlushTimeout: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	closeM := func(m *Manager) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := m.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	m := open(map[string]Function{"f": {Transformer: identity}})
+	if _, err := m.Create(ctx, fnConfig("held", "f")); err != nil {
+		t.Fatal(err)
+	}
+	closeM(m)
+
+	m = open(nil)
+	if _, err := m.Put(ctx, "held", makeRecords("h", 0, 20, 100)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if c := m.streamLog("held").Committed(); c != 0 {
+		t.Errorf("committed %d records without the function; want them held in the log", c)
+	}
+	if n := len(errorRecords(t, store, "bucket-held/errors/")); n != 0 {
+		t.Errorf("%d records in the error output without the function; want none", n)
+	}
+	closeM(m)
+
+	m = open(map[string]Function{"f": {Transformer: identity}})
+	defer closeM(m)
+	waitFor(t, "delivery once the function is back", 10*time.Second, func() bool { return m.streamLog("held").Committed() == 20 })
+	checkExactlyOnce(t, store.records(t, GZIP), "h", 20)
+}
+
+// TestTinyRecordsAreInvokedInBoundedEvents: the buffer size counts record
+// data, so empty records must still be cut into bounded invocations.
+func TestTinyRecordsAreInvokedInBoundedEvents(t *testing.T) {
+	var most atomic.Int64
+	fn := transform.Native(func(_ context.Context, ev *transform.Event) (*transform.Response, error) {
+		if n := int64(len(ev.Records)); n > most.Load() {
+			most.Store(n)
+		}
+		resp := &transform.Response{}
+		for _, r := range ev.Records {
+			resp.Records = append(resp.Records, transform.Result{RecordID: r.RecordID, Result: transform.ResultDropped})
+		}
+		return resp, nil
+	})
+	store := newMemStore()
+	m := fnManager(t, store, map[string]Function{"f": {Transformer: fn}})
+	ctx := context.Background()
+	cfg := fnConfig("tiny", "f")
+	cfg.Destination.Processing.DeAggregation = SubRecordDelimited
+	if _, err := m.Create(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]record.Record, 60)
+	for i := range recs {
+		recs[i] = record.Record{ArrivalTime: time.Now(), Data: []byte(strings.Repeat("\n", 499))} // 500 empty sub-records
+	}
+	if _, err := m.Put(ctx, "tiny", recs); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery", 20*time.Second, func() bool { return m.streamLog("tiny").Committed() == 60 })
+	if n := most.Load(); n == 0 || n > maxFunctionRecords {
+		t.Errorf("the largest invocation had %d records; want 1 to %d", n, maxFunctionRecords)
 	}
 }

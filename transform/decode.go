@@ -91,6 +91,10 @@ func (s *respScanner) data() ([]byte, bool) {
 	}
 	b64 := s.b[s.i : s.i+end]
 	s.i += end + 1
+	if bytes.IndexByte(b64, '\n') >= 0 || bytes.IndexByte(b64, '\r') >= 0 {
+		// base64 skips them; JSON does not allow them raw in a string.
+		return nil, false
+	}
 	start := len(s.arena)
 	need := base64.StdEncoding.DecodedLen(len(b64))
 	if cap(s.arena)-start < need {

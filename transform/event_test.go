@@ -90,6 +90,7 @@ func FuzzDecodeResponse(f *testing.F) {
 	f.Add([]byte(`{"records":[{"recordId":"a","result":"Ok","data":"eA=="}],"extra":1}`))
 	f.Add([]byte(`{"records":[{"RecordId":"a","result":"Ok","metadata":{}}]}`))
 	f.Add([]byte(`{"records":[{"recordId":"a\u00e9","result":"Ok","data":null}]}`))
+	f.Add([]byte("{\"records\":[{\"recordId\":\"a\",\"result\":\"Ok\",\"data\":\"aGVs\nbG8=\"}]}"))
 	f.Fuzz(func(t *testing.T, answer []byte) {
 		var fast Response
 		if !decodeResponseFast(answer, &fast) {

@@ -645,7 +645,9 @@ func describeProcessing(p delivery.Processing) *processingConfiguration {
 		add(procDeAggregation, paramSubRecordType, p.DeAggregation)
 	}
 	if f := p.Function; f.Name != "" {
-		mb := strconv.FormatFloat(float64(f.BufferSizeBytes)/(1<<20), 'f', -1, 64)
+		// Rounded to the hundredth of a MB, so that a description sent back
+		// is accepted: 200 KiB is 0.1953125 MiB, below the API's 0.2.
+		mb := strconv.FormatFloat(max(math.Round(float64(f.BufferSizeBytes)/(1<<20)*100)/100, 0.2), 'f', -1, 64)
 		add(procLambda, paramLambdaARN, f.ARN, paramRetries, strconv.Itoa(f.NumberOfRetries),
 			paramBufferSize, mb, paramBufferInterval, strconv.Itoa(f.BufferIntervalSeconds))
 	}
