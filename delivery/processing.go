@@ -260,7 +260,7 @@ func (d *Destination) validateProcessing() *FieldError {
 			return &FieldError{"error_output_prefix", "must be set when dynamic partitioning is enabled: records whose partition keys cannot be extracted are written under it"}
 		}
 		if !pt.hasPartitionKey {
-			return &FieldError{"prefix", "must contain a !{partitionKeyFromQuery:KEY} expression when dynamic partitioning is enabled"}
+			return &FieldError{"prefix", "must contain a !{partitionKeyFromQuery:KEY} or !{partitionKeyFromLambda:KEY} expression when dynamic partitioning is enabled"}
 		}
 		if p.MetadataExtractionQuery == "" && len(pt.keys(prefixNSPartitionKeyFromQuery)) > 0 {
 			return &FieldError{"processing.metadata_extraction_query", "must be set: the prefix uses !{partitionKeyFromQuery:…}"}
