@@ -123,7 +123,7 @@ clean:
 # stale examples themselves, so `go test ./transform/...` works alone too.
 WASM_EXAMPLES     := noop rewrite loop membomb garbage extra trap readfile crash
 WASM_EXAMPLES_BIN := transform/examples/bin
-WASM_EXAMPLES_DEP := go.mod go.sum $(filter-out %_test.go,$(wildcard transform/*.go transform/wasm/guest/*.go))
+WASM_EXAMPLES_DEP := go.mod go.sum $(filter-out %_test.go,$(wildcard transform/*.go transform/wasm/guest/*.go transform/examples/handlers/*.go))
 
 .PHONY: transform-examples
 transform-examples: $(WASM_EXAMPLES_BIN)/cache/started

@@ -349,7 +349,8 @@ func newFnEnv(t *testing.T) *fnEnv {
 func exampleModules(t *testing.T, root string) map[string]string {
 	t.Helper()
 	shared := newestFile(t, filepath.Join(root, "go.mod"), filepath.Join(root, "go.sum"),
-		filepath.Join(root, "transform", "*.go"), filepath.Join(root, "transform", "wasm", "guest", "*.go"))
+		filepath.Join(root, "transform", "*.go"), filepath.Join(root, "transform", "wasm", "guest", "*.go"),
+		filepath.Join(root, "transform", "examples", "handlers", "*.go"))
 	dir := t.TempDir()
 	modules := map[string]string{}
 	for _, name := range wasmExamples {

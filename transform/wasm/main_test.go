@@ -52,7 +52,7 @@ func examplePath(name string) string {
 // a source it depends on, two at a time.
 func buildExamples() error {
 	shared, err := newest(filepath.Join("..", "..", "go.mod"), filepath.Join("..", "..", "go.sum"),
-		filepath.Join("..", "*.go"), filepath.Join("guest", "*.go"))
+		filepath.Join("..", "*.go"), filepath.Join("guest", "*.go"), filepath.Join(examplesDir, "handlers", "*.go"))
 	if err != nil {
 		return err
 	}
