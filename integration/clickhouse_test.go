@@ -67,7 +67,8 @@ func startClickHouse(t *testing.T) *chServer {
 	t.Helper()
 	s := &chServer{t: t, bin: clickhouseBin(t), dir: t.TempDir(), tcp: freeAddr(t)}
 	port := func(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:] }
-	config := fmt.Sprintf(`<?xml version="1.0"?>
+	configFor := func(tcp string) string {
+		return fmt.Sprintf(`<?xml version="1.0"?>
 <yandex>
     <logger><level>warning</level><log>%[1]s/log/server.log</log><errorlog>%[1]s/log/server.err.log</errorlog><size>10M</size><count>1</count></logger>
     <listen_host>127.0.0.1</listen_host>
@@ -89,7 +90,8 @@ func startClickHouse(t *testing.T) *chServer {
     <timezone>UTC</timezone>
     <mlock_executable>false</mlock_executable>
 </yandex>
-`, s.dir, port(s.tcp), port(freeAddr(t)), port(freeAddr(t)))
+`, s.dir, port(tcp), port(freeAddr(t)), port(freeAddr(t)))
+	}
 	users := `<?xml version="1.0"?>
 <yandex>
     <profiles><default><max_memory_usage>4000000000</max_memory_usage><poll_interval>1</poll_interval></default></profiles>
@@ -97,11 +99,13 @@ func startClickHouse(t *testing.T) *chServer {
     <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
 `
-	for name, data := range map[string]string{"config.xml": config, "users.xml": users} {
+	write := func(name, data string) {
 		if err := os.WriteFile(filepath.Join(s.dir, name), []byte(data), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
+	write("config.xml", configFor(s.tcp))
+	write("users.xml", users)
 	t.Cleanup(func() {
 		s.mu.Lock()
 		p := s.proc
@@ -122,12 +126,44 @@ func startClickHouse(t *testing.T) *chServer {
 			}
 		}
 	})
-	s.Start()
+	// freeAddr's ports are free when chosen, not when ClickHouse binds
+	// them: another test's server may take one in between. A first start
+	// that finds a port taken tries new ones.
+	for attempt := 1; ; attempt++ {
+		err := s.start()
+		if err == nil {
+			break
+		}
+		log, _ := os.ReadFile(filepath.Join(s.dir, "log", "server.err.log"))
+		if attempt == 3 || !strings.Contains(string(log), "Address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("clickhouse: a port was taken (%v); trying new ports", err)
+		s.mu.Lock()
+		s.proc = nil
+		if s.conn != nil { // a client of the old address
+			s.conn.Close()
+			s.conn = nil
+		}
+		s.mu.Unlock()
+		_ = os.Remove(filepath.Join(s.dir, "log", "server.err.log"))
+		s.tcp = freeAddr(t)
+		write("config.xml", configFor(s.tcp))
+	}
 	return s
 }
 
 // Start runs the server and waits until it answers a ping.
 func (s *chServer) Start() {
+	s.t.Helper()
+	if err := s.start(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// start runs the server and waits until it answers a ping, or fails if
+// it exits first.
+func (s *chServer) start() error {
 	s.t.Helper()
 	s.mu.Lock()
 	if s.proc != nil {
@@ -161,7 +197,7 @@ func (s *chServer) Start() {
 		}
 		select {
 		case <-p.done:
-			s.t.Fatalf("clickhouse (run %d) exited before it was ready: %v; output:\n%s", s.runs, p.err, p.stderr)
+			return fmt.Errorf("clickhouse (run %d) exited before it was ready: %v; output:\n%s", s.runs, p.err, p.stderr)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Since(began) > 60*time.Second {
@@ -171,6 +207,7 @@ func (s *chServer) Start() {
 	if d := time.Since(began); d > 3*time.Second || verbose {
 		s.t.Logf("clickhouse run %d ready after %v", s.runs, d.Round(time.Millisecond))
 	}
+	return nil
 }
 
 // Kill kills the server with SIGKILL, as a crash would, and waits for it.

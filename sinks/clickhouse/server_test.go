@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -95,7 +96,33 @@ func startServer(t testing.TB, opts serverOptions) *server {
 			}
 		}
 	})
-	s.Start()
+	// freeAddr's ports are free when chosen, not when ClickHouse binds
+	// them: another test's server may take one in between. A first start
+	// that finds a port taken tries new ones.
+	for attempt := 1; ; attempt++ {
+		err := s.start()
+		if err == nil {
+			break
+		}
+		log, _ := os.ReadFile(filepath.Join(s.dir, "log", "server.err.log"))
+		if attempt == 3 || !strings.Contains(string(log), "Address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("clickhouse: a port was taken (%v); trying new ports", err)
+		s.mu.Lock()
+		s.proc = nil
+		if s.conn != nil { // a client of the old address
+			s.conn.Close()
+			s.conn = nil
+		}
+		s.mu.Unlock()
+		_ = os.Remove(filepath.Join(s.dir, "log", "server.err.log"))
+		s.tcp = freeAddr(t)
+		if opts.certFile != "" {
+			s.tls = freeAddr(t)
+		}
+		s.writeConfig()
+	}
 	return s
 }
 
@@ -212,6 +239,15 @@ func (s *server) output() string {
 // Start runs the server and waits until it answers a query.
 func (s *server) Start() {
 	s.t.Helper()
+	if err := s.start(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// start runs the server and waits until it answers a query, or fails if
+// it exits first.
+func (s *server) start() error {
+	s.t.Helper()
 	s.mu.Lock()
 	if s.proc != nil {
 		s.mu.Unlock()
@@ -245,7 +281,7 @@ func (s *server) Start() {
 		}
 		select {
 		case <-done:
-			s.t.Fatalf("clickhouse (run %d) exited before it was ready: %v; output:\n%s", s.runs, cmd.ProcessState, s.output())
+			return fmt.Errorf("clickhouse (run %d) exited before it was ready: %v; output:\n%s", s.runs, cmd.ProcessState, s.output())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Since(began) > 60*time.Second {
@@ -255,6 +291,7 @@ func (s *server) Start() {
 	if d := time.Since(began); d > 3*time.Second || testing.Verbose() {
 		s.t.Logf("clickhouse run %d ready after %v", s.runs, d.Round(time.Millisecond))
 	}
+	return nil
 }
 
 // Stop sends SIGTERM and waits for the server to exit; SIGKILL after 20 s.
