@@ -82,6 +82,7 @@ func runTransformTest(cmd *cobra.Command, f *transformTestFlags) error {
 	if err != nil {
 		return err
 	}
+	hideServerFiles(cfg, f.config)
 	var decl *config.Function
 	var names []string
 	for i := range cfg.Functions {
