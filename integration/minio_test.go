@@ -121,7 +121,23 @@ func startMinioWith(t *testing.T, opts minioOptions) *minioServer {
 			}
 		}
 	})
-	m.Start()
+	// freeAddr's ports are free when chosen, not when MinIO binds them:
+	// another test's server may take one in between. A first start that
+	// finds a port taken tries new ones.
+	for attempt := 1; ; attempt++ {
+		err := m.start()
+		if err == nil {
+			break
+		}
+		if attempt == 3 || !strings.Contains(strings.ToLower(err.Error()), "already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("minio: a port was taken; trying new ports")
+		m.mu.Lock()
+		m.proc = nil
+		m.mu.Unlock()
+		m.addr, m.console = freeAddr(t), freeAddr(t)
+	}
 	return m
 }
 
@@ -159,6 +175,15 @@ func (m *minioServer) tlsConfig() *tls.Config {
 
 // Start runs MinIO and waits until /minio/health/ready answers 200.
 func (m *minioServer) Start() {
+	m.t.Helper()
+	if err := m.start(); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+// start runs MinIO and waits until it is ready, or fails if it exits
+// first.
+func (m *minioServer) start() error {
 	m.t.Helper()
 	m.mu.Lock()
 	if m.proc != nil {
@@ -199,7 +224,7 @@ func (m *minioServer) Start() {
 		}
 		select {
 		case <-p.done:
-			m.t.Fatalf("minio (run %d) exited before it was ready: %v; output:\n%s", m.runs, p.err, p.stderr)
+			return fmt.Errorf("minio (run %d) exited before it was ready: %v; output:\n%s", m.runs, p.err, p.stderr)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Since(began) > 30*time.Second {
@@ -209,6 +234,7 @@ func (m *minioServer) Start() {
 	if d := time.Since(began); d > 2*time.Second || verbose {
 		m.t.Logf("minio run %d ready after %v", m.runs, d.Round(time.Millisecond))
 	}
+	return nil
 }
 
 // Stop sends SIGTERM and waits for MinIO to exit; SIGKILL after 10 s.
