@@ -265,12 +265,15 @@ func (d *decoder) checkFunctions(fns []Function) {
 		}
 		// A block of another runtime is a mistake: say so rather than
 		// ignore it. (Its defaults alone, as the reference shows, are not.)
-		for rt, set := range map[string]bool{
-			RuntimeWasm:    f.Wasm.Module != "",
-			RuntimeProcess: f.Process.Runtime != "" || f.Process.Handler != "" || len(f.Process.Command) > 0,
-			RuntimeHTTP:    f.HTTP.URL != "",
+		for _, b := range []struct {
+			rt  string
+			set bool
+		}{
+			{RuntimeWasm, f.Wasm.Module != ""},
+			{RuntimeProcess, f.Process.Runtime != "" || f.Process.Handler != "" || len(f.Process.Command) > 0},
+			{RuntimeHTTP, f.HTTP.URL != ""},
 		} {
-			if set && rt != f.Runtime {
+			if rt := b.rt; b.set && rt != f.Runtime {
 				d.errorf(d.node(p+"."+rt), p+"."+rt, "is for runtime %s, and this function's runtime is %s: remove it or change runtime", rt, f.Runtime)
 			}
 		}
