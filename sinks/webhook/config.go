@@ -3,12 +3,13 @@ package webhook
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hydrantio/hydrant/internal/httpclient"
 )
 
 // Content encodings of the request body (Config.ContentEncoding), as
@@ -174,23 +175,23 @@ func (c Config) Validate() error {
 	if u.Scheme == "http" {
 		switch {
 		case c.CAFile != "":
-			return fmt.Errorf("a webhook CA file is set but the URL %s is not https://: use https://, or remove the CA file", redactURL(u))
+			return fmt.Errorf("a webhook CA file is set but the URL %s is not https://: use https://, or remove the CA file", httpclient.RedactURL(u))
 		case c.InsecureSkipVerify:
-			return fmt.Errorf("webhook TLS verification is turned off but the URL %s is not https://: use https://, or turn verification back on", redactURL(u))
-		case !c.AllowInsecureHTTP && !isLoopback(u.Hostname()):
-			return fmt.Errorf("webhook URL %s is http://: use https://, or allow plain HTTP explicitly (allow_insecure_http), which sends the access key and every record in the clear; http:// is accepted without it only for a loopback host", redactURL(u))
+			return fmt.Errorf("webhook TLS verification is turned off but the URL %s is not https://: use https://, or turn verification back on", httpclient.RedactURL(u))
+		case !c.AllowInsecureHTTP && !httpclient.IsLoopback(u.Hostname()):
+			return fmt.Errorf("webhook URL %s is http://: use https://, or allow plain HTTP explicitly (allow_insecure_http), which sends the access key and every record in the clear; http:// is accepted without it only for a loopback host", httpclient.RedactURL(u))
 		}
 	}
 	if len(c.AccessKey) > MaxAccessKeyLen {
 		return fmt.Errorf("webhook access key is %d bytes long: at most %d are allowed", len(c.AccessKey), MaxAccessKeyLen)
 	}
-	if i := strings.IndexFunc(c.AccessKey, isCTL); i >= 0 {
+	if i := strings.IndexFunc(c.AccessKey, httpclient.IsCTL); i >= 0 {
 		return fmt.Errorf("webhook access key has a control character at byte %d: an HTTP header cannot carry it; base64-encode binary keys", i)
 	}
 	if err := validateAttributes(c.CommonAttributes); err != nil {
 		return err
 	}
-	if i := strings.IndexFunc(c.SourceARN, isCTL); i >= 0 {
+	if i := strings.IndexFunc(c.SourceARN, httpclient.IsCTL); i >= 0 {
 		return fmt.Errorf("webhook source ARN %q has a control character", c.SourceARN)
 	}
 	switch c.ContentEncoding {
@@ -269,30 +270,9 @@ func parseURL(s string) (*url.URL, error) {
 	case u.User != nil:
 		return nil, errors.New("invalid webhook URL: it holds credentials: put them in the access key, which is sent in X-Amz-Firehose-Access-Key")
 	case u.Fragment != "":
-		return nil, fmt.Errorf("invalid webhook URL %s: it has a #fragment, which HTTP never sends", redactURL(u))
+		return nil, fmt.Errorf("invalid webhook URL %s: it has a #fragment, which HTTP never sends", httpclient.RedactURL(u))
 	}
 	return u, nil
-}
-
-// isLoopback reports whether host names this machine only.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func isCTL(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }
-
-// redactURL returns u without its query, which may carry a token, for
-// messages and logs.
-func redactURL(u *url.URL) string {
-	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
-	if u.RawQuery != "" {
-		return r.String() + "?…"
-	}
-	return r.String()
 }
 
 // String shows the config without the access key, so printing a config
@@ -304,7 +284,7 @@ func (c Config) String() string {
 	}
 	u := c.URL
 	if p, err := url.Parse(c.URL); err == nil {
-		u = redactURL(p)
+		u = httpclient.RedactURL(p)
 	}
 	return fmt.Sprintf("{URL:%s AllowInsecureHTTP:%t AccessKey:%s CommonAttributes:%v SourceARN:%s ContentEncoding:%s CAFile:%s InsecureSkipVerify:%t RequestTimeout:%v Retry:%+v RetryDuration:%v MaxRecordsPerRequest:%d MaxBytesPerRequest:%d}",
 		u, c.AllowInsecureHTTP, key, c.CommonAttributes, c.SourceARN, c.ContentEncoding, c.CAFile, c.InsecureSkipVerify, c.RequestTimeout, c.Retry, c.RetryDuration, c.MaxRecordsPerRequest, c.MaxBytesPerRequest)

@@ -39,8 +39,6 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,10 +47,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
 	"sync"
 	"time"
 
+	"github.com/hydrantio/hydrant/internal/httpclient"
 	"github.com/hydrantio/hydrant/record"
 )
 
@@ -147,12 +145,12 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Sink, error) {
 		return nil, err
 	}
 	if cfg.InsecureSkipVerify {
-		logger.Warn("TLS certificates of the webhook endpoint are not verified: for tests only", "url", redactURL(u))
+		logger.Warn("TLS certificates of the webhook endpoint are not verified: for tests only", "url", httpclient.RedactURL(u))
 	}
 	s := &Sink{
 		cfg:   cfg,
 		url:   cfg.URL,
-		shown: redactURL(u),
+		shown: httpclient.RedactURL(u),
 		attrs: string(bytes.TrimSuffix(attrJSON.Bytes(), []byte("\n"))),
 		gzip:  cfg.ContentEncoding == EncodingGzip,
 		client: &http.Client{
@@ -182,27 +180,14 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Sink, error) {
 // certificate against the system's CAs and cfg.CAFile's, unless
 // cfg.InsecureSkipVerify.
 func transport(cfg Config) (*http.Transport, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify}
+	tr, err := httpclient.Transport(cfg.CAFile, cfg.InsecureSkipVerify, "webhook")
+	if err != nil {
+		return nil, err
+	}
 	// No Accept-Encoding: a response must not be content-encoded, and the
 	// transport would otherwise undo a gzip one silently.
 	tr.DisableCompression = true
 	tr.MaxResponseHeaderBytes = maxResponseBytes
-	if cfg.CAFile == "" {
-		return tr, nil
-	}
-	pem, err := os.ReadFile(cfg.CAFile)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the webhook CA file: %w", err)
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool() // no system pool: the file's CAs only
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("the webhook CA file %s holds no PEM certificate: want one or more -----BEGIN CERTIFICATE----- blocks", cfg.CAFile)
-	}
-	tr.TLSClientConfig.RootCAs = pool
 	return tr, nil
 }
 

@@ -3,11 +3,12 @@ package http
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/hydrantio/hydrant/internal/httpclient"
 )
 
 // DefaultMaxConnections is Config.MaxConnections's default.
@@ -100,11 +101,11 @@ func (c Config) Validate() error {
 	if u.Scheme == "http" {
 		switch {
 		case c.CAFile != "":
-			return fmt.Errorf("a CA file is set for the http function but its URL %s is not https://: use https://, or remove the CA file", redactURL(u))
+			return fmt.Errorf("a CA file is set for the http function but its URL %s is not https://: use https://, or remove the CA file", httpclient.RedactURL(u))
 		case c.InsecureSkipVerify:
-			return fmt.Errorf("TLS verification is turned off for the http function but its URL %s is not https://: use https://, or turn verification back on", redactURL(u))
-		case !c.AllowInsecureHTTP && !isLoopback(u.Hostname()):
-			return fmt.Errorf("http function URL %s is http://: use https://, or allow plain HTTP explicitly (allow_insecure_http), which sends every record and header in the clear; http:// is accepted without it only for a loopback host", redactURL(u))
+			return fmt.Errorf("TLS verification is turned off for the http function but its URL %s is not https://: use https://, or turn verification back on", httpclient.RedactURL(u))
+		case !c.AllowInsecureHTTP && !httpclient.IsLoopback(u.Hostname()):
+			return fmt.Errorf("http function URL %s is http://: use https://, or allow plain HTTP explicitly (allow_insecure_http), which sends every record and header in the clear; http:// is accepted without it only for a loopback host", httpclient.RedactURL(u))
 		}
 	}
 	if c.CAFile != "" && c.InsecureSkipVerify {
@@ -128,12 +129,12 @@ func (c Config) Validate() error {
 		case canon == "Authorization" && c.BearerToken != "":
 			return errors.New("the http function has both a bearer token and an Authorization header: keep one")
 		}
-		if i := strings.IndexFunc(c.Headers[name], isCTL); i >= 0 {
+		if i := strings.IndexFunc(c.Headers[name], httpclient.IsCTL); i >= 0 {
 			return fmt.Errorf("http function header %s has a control character at byte %d of its value: an HTTP header cannot carry it", canon, i)
 		}
 		seen[canon] = name
 	}
-	if i := strings.IndexFunc(c.BearerToken, isCTL); i >= 0 {
+	if i := strings.IndexFunc(c.BearerToken, httpclient.IsCTL); i >= 0 {
 		return fmt.Errorf("the http function's bearer token has a control character at byte %d: an HTTP header cannot carry it", i)
 	}
 	if len(c.BearerToken) > len("Bearer ") && strings.EqualFold(c.BearerToken[:len("Bearer ")], "Bearer ") {
@@ -163,21 +164,10 @@ func parseURL(s string) (*url.URL, error) {
 	case u.User != nil:
 		return nil, errors.New("invalid http function URL: it holds credentials: put them in a header or the bearer token, which are kept secret")
 	case u.Fragment != "":
-		return nil, fmt.Errorf("invalid http function URL %s: it has a #fragment, which HTTP never sends", redactURL(u))
+		return nil, fmt.Errorf("invalid http function URL %s: it has a #fragment, which HTTP never sends", httpclient.RedactURL(u))
 	}
 	return u, nil
 }
-
-// isLoopback reports whether host names this machine only.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func isCTL(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }
 
 // isNotTokenChar reports whether r may not appear in an HTTP token
 // (RFC 9110, section 5.6.2), such as a header name.
@@ -187,16 +177,6 @@ func isNotTokenChar(r rune) bool {
 		return false
 	}
 	return !strings.ContainsRune("!#$%&'*+-.^_`|~", r)
-}
-
-// redactURL returns u without its query, which may carry a key (as
-// Azure's ?code= does), for messages and logs.
-func redactURL(u *url.URL) string {
-	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
-	if u.RawQuery != "" {
-		return r.String() + "?…"
-	}
-	return r.String()
 }
 
 // String shows the config without its secrets (header values, token and
@@ -213,7 +193,7 @@ func (c Config) String() string {
 	}
 	u := c.URL
 	if p, err := url.Parse(c.URL); err == nil {
-		u = redactURL(p)
+		u = httpclient.RedactURL(p)
 	}
 	return fmt.Sprintf("{URL:%s AllowInsecureHTTP:%t Headers:[%s] BearerToken:%s CAFile:%s InsecureSkipVerify:%t MaxConnections:%d}",
 		u, c.AllowInsecureHTTP, strings.Join(headers, " "), token, c.CAFile, c.InsecureSkipVerify, c.MaxConnections)

@@ -27,12 +27,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/hydrantio/hydrant/internal/httpclient"
 	"github.com/hydrantio/hydrant/transform"
 )
 
@@ -88,7 +88,7 @@ func New(cfg Config, log *slog.Logger) (*Function, error) {
 		return nil, err
 	}
 	if cfg.InsecureSkipVerify {
-		log.Warn("TLS certificates of the http function are not verified: for tests only", "url", redactURL(u))
+		log.Warn("TLS certificates of the http function are not verified: for tests only", "url", httpclient.RedactURL(u))
 	}
 	header := make(http.Header, len(cfg.Headers)+3)
 	var secrets []string
@@ -105,7 +105,7 @@ func New(cfg Config, log *slog.Logger) (*Function, error) {
 	closed, closeFn := context.WithCancel(context.Background())
 	return &Function{
 		url:     cfg.URL,
-		shown:   redactURL(u),
+		shown:   httpclient.RedactURL(u),
 		header:  header,
 		secrets: secrets,
 		client: &http.Client{
@@ -131,27 +131,14 @@ func New(cfg Config, log *slog.Logger) (*Function, error) {
 // at most cfg.MaxConnections connections, all of them kept for reuse, and
 // gzip answers undone transparently.
 func transport(cfg Config) (*http.Transport, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify}
+	tr, err := httpclient.Transport(cfg.CAFile, cfg.InsecureSkipVerify, "http function's")
+	if err != nil {
+		return nil, err
+	}
 	tr.MaxConnsPerHost = cfg.MaxConnections
 	tr.MaxIdleConnsPerHost = cfg.MaxConnections
 	tr.MaxIdleConns = cfg.MaxConnections
 	tr.MaxResponseHeaderBytes = maxResponseHeaderBytes
-	if cfg.CAFile == "" {
-		return tr, nil
-	}
-	pem, err := os.ReadFile(cfg.CAFile)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the http function's CA file: %w", err)
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool() // no system pool: the file's CAs only
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("the http function's CA file %s holds no PEM certificate: want one or more -----BEGIN CERTIFICATE----- blocks", cfg.CAFile)
-	}
-	tr.TLSClientConfig.RootCAs = pool
 	return tr, nil
 }
 
